@@ -1,0 +1,170 @@
+"""What the agent loop reports, as typed events. The CLI, the UI and the session store only
+consume these; none of them looks inside the loop.
+
+Every event is a frozen dataclass with a ``kind`` tag and converts to and from plain JSON
+(``to_json`` / ``event_from_json``) so that a run can be saved as one event per line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from .tools.base import ToolResult
+
+DoneReason = Literal["end_turn", "max_steps", "stopped", "error"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UserMessage:
+    """A message the user sent (text), as it entered the history."""
+
+    kind: ClassVar[str] = "user"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepStarted:
+    """The loop is about to call the API for step ``step`` (1-based)."""
+
+    kind: ClassVar[str] = "step"
+    step: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssistantBlock:
+    """One content block of Claude's answer: text, thinking, redacted_thinking or tool_use."""
+
+    kind: ClassVar[str] = "assistant"
+    block: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolStarted:
+    """A tool_use is about to run (the UI's "current action")."""
+
+    kind: ClassVar[str] = "tool_started"
+    tool_use_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolResultEvent:
+    """The result of one tool_use."""
+
+    kind: ClassVar[str] = "tool_result"
+    tool_use_id: str
+    name: str
+    result: ToolResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiExchange:
+    """One HTTP request to the model API and its response (or the error instead of one).
+
+    Headers are already redacted: secrets never reach an event.
+    """
+
+    kind: ClassVar[str] = "api_exchange"
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: Any
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: Any = None
+    error: str | None = None
+    elapsed_ms: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Usage:
+    """Token counts of one response, and the run's running totals with a cost estimate."""
+
+    kind: ClassVar[str] = "usage"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    total_input_tokens: int = 0
+    total_output_tokens: int = 0
+    total_cache_creation_input_tokens: int = 0
+    total_cache_read_input_tokens: int = 0
+    cost_usd: float | None = None  # None when the model has no known price
+    total_cost_usd: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorEvent:
+    """The run could not go on (after retries): the API's status and message, if any."""
+
+    kind: ClassVar[str] = "error"
+    message: str
+    status: int | None = None
+    retry_after: float | None = None
+    error_type: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Done:
+    """The run ended; ``messages`` is the full, valid history to continue from."""
+
+    kind: ClassVar[str] = "done"
+    reason: DoneReason
+    steps: int = 0
+
+
+Event = (
+    UserMessage
+    | StepStarted
+    | AssistantBlock
+    | ToolStarted
+    | ToolResultEvent
+    | ApiExchange
+    | Usage
+    | ErrorEvent
+    | Done
+)
+
+EVENT_TYPES: dict[str, type] = {
+    cls.kind: cls
+    for cls in (
+        UserMessage,
+        StepStarted,
+        AssistantBlock,
+        ToolStarted,
+        ToolResultEvent,
+        ApiExchange,
+        Usage,
+        ErrorEvent,
+        Done,
+    )
+}
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    """A JSON-able dict with a ``kind`` key (screenshots stay inline base64 here)."""
+    data = asdict(event)
+    if isinstance(event, ToolResultEvent):
+        data["result"] = asdict(event.result)
+        data["result"]["class"] = type(event.result).__name__
+    return {"kind": event.kind, **data}
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    """The event ``to_json`` made; raises ValueError for an unknown kind."""
+    from .tools import base
+
+    data = dict(data)
+    kind = data.pop("kind", None)
+    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    if cls is ToolResultEvent:
+        result = dict(data["result"])
+        result_cls = {"CLIResult": base.CLIResult, "ToolFailure": base.ToolFailure}.get(
+            result.pop("class", ""), ToolResult
+        )
+        data["result"] = result_cls(**result)
+    return cls(**data)

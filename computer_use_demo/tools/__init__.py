@@ -1,0 +1,44 @@
+"""The executors of the computer-use tools, and the table of their API versions."""
+
+from .base import (
+    BaseAnthropicTool,
+    CLIResult,
+    FunctionTool,
+    ToolError,
+    ToolFailure,
+    ToolResult,
+    ToolSpec,
+)
+from .bash import BashTool, BashTool20241022, BashTool20250124
+from .collection import ToolCollection
+from .computer import ComputerTool, ComputerTool20241022, ComputerTool20250124, ComputerTool20251124
+from .edit import EditTool, EditTool20241022, EditTool20250124, EditTool20250429, EditTool20250728
+from .groups import TOOL_GROUPS, TOOL_GROUPS_BY_VERSION, TOOL_VERSIONS, ToolGroup, ToolVersion
+
+__all__ = [
+    "TOOL_GROUPS",
+    "TOOL_GROUPS_BY_VERSION",
+    "TOOL_VERSIONS",
+    "BaseAnthropicTool",
+    "BashTool",
+    "BashTool20241022",
+    "BashTool20250124",
+    "CLIResult",
+    "ComputerTool",
+    "ComputerTool20241022",
+    "ComputerTool20250124",
+    "ComputerTool20251124",
+    "EditTool",
+    "EditTool20241022",
+    "EditTool20250124",
+    "EditTool20250429",
+    "EditTool20250728",
+    "FunctionTool",
+    "ToolCollection",
+    "ToolError",
+    "ToolFailure",
+    "ToolGroup",
+    "ToolResult",
+    "ToolSpec",
+    "ToolVersion",
+]

@@ -113,6 +113,7 @@ class Done:
     kind: ClassVar[str] = "done"
     reason: DoneReason
     steps: int = 0
+    messages: list[dict[str, Any]] = field(default_factory=list)
 
 
 Event = (

@@ -80,7 +80,7 @@ def validate_input(schema: Mapping[str, Any], tool_input: Any) -> list[str]:
             leaves = list(error.context)
         for leaf in leaves:
             text = _describe(leaf)
-            if leaf.validator == "required" and error.validator == "allOf":
+            if leaf.validator == "required" and "then" in leaf.absolute_schema_path:
                 key = next(k for k in ("action", "command") if k in tool_input)
                 text += f" for {key} {tool_input[key]!r}"
             if text not in messages:
@@ -114,8 +114,11 @@ class ToolCollection:
             return ToolFailure(
                 error=f"Invalid input for tool `{name}`: " + "; ".join(problems) + "."
             )
+        known = tool.input_schema.get("properties")
+        # Unknown extra fields are ignored, not passed on: newer models may send them.
+        kwargs = {k: v for k, v in tool_input.items() if known is None or k in known}
         try:
-            return await asyncio.wait_for(tool(**dict(tool_input)), timeout=self.timeout)
+            return await asyncio.wait_for(tool(**kwargs), timeout=self.timeout)
         except ToolError as e:
             return ToolFailure(error=e.message)
         except TimeoutError:

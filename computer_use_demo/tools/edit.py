@@ -1,14 +1,109 @@
 """The file editor tool: one implementation, every version (str_replace_editor and
-str_replace_based_edit_tool) differing only by its spec."""
+str_replace_based_edit_tool) differing only by its spec.
+
+What it keeps from the reference: the commands, their parameters and the messages the models
+were trained on. What it does differently, on purpose:
+
+- Files are edited byte for byte: tabs are not expanded (the reference rewrites the tabs of a
+  Makefile on any edit), CRLF line endings and a missing final newline are kept.
+- Lines are counted like ``cat -n`` and ``grep -n``: a final newline ends the last line, it
+  does not start an empty one.
+- Writes go to a temporary file renamed over the original, so a full disk or a crash mid-write
+  leaves the old file whole.
+- ``undo_edit`` of a ``create`` removes the file (and the folders ``create`` made).
+- Directory listings are built in Python (no shell), sorted, and hidden items are excluded only
+  below the path asked for.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import tempfile
+from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 from anthropic.types.beta import BetaToolUnionParam
 
-from .base import BaseAnthropicTool, ToolResult
+from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
+from .run import MAX_RESPONSE_LEN, maybe_truncate
 from .specs import EDIT_20241022, EDIT_20250124, EDIT_20250429, EDIT_20250728
+
+#: Lines of context shown around an edit.
+SNIPPET_LINES = 4
+#: Files above this size are refused: the whole file is read into memory and may be sent back.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Edits remembered per file for ``undo_edit``, and the bytes kept for all files together.
+HISTORY_DEPTH = 32
+HISTORY_BYTES = 256 * 1024 * 1024
+#: How much of a string the model sent is echoed back in an error.
+ECHO_CHARS = 500
+#: Line numbers listed when ``old_str`` occurs more than once.
+MAX_LISTED_LINES = 50
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """A file's state before an edit: its bytes, or None if the edit created it."""
+
+    data: bytes | None
+    created_dirs: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return len(self.data or b"")
+
+
+class _History:
+    """Undo snapshots per file, bounded in depth per file and in bytes overall (a long
+    session editing many large files must not grow without limit); the oldest go first."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, deque[_Snapshot]] = {}
+        self._bytes = 0
+
+    def push(self, key: str, snapshot: _Snapshot) -> None:
+        snapshots = self._files.pop(key, deque())
+        self._files[key] = snapshots  # most recently edited last
+        snapshots.append(snapshot)
+        self._bytes += snapshot.size
+        if len(snapshots) > HISTORY_DEPTH:
+            self._bytes -= snapshots.popleft().size
+        if self._bytes <= HISTORY_BYTES:
+            return
+        for oldest in self._files.values():  # least recently edited file first
+            # HISTORY_BYTES > MAX_FILE_BYTES, so the newest snapshot is never dropped.
+            while oldest and self._bytes > HISTORY_BYTES:
+                self._bytes -= oldest.popleft().size
+        self._files = {k: v for k, v in self._files.items() if v}
+
+    def last(self, key: str) -> _Snapshot | None:
+        snapshots = self._files.get(key)
+        return snapshots[-1] if snapshots else None
+
+    def drop_last(self, key: str) -> None:
+        snapshots = self._files[key]
+        self._bytes -= snapshots.pop().size
+        if not snapshots:
+            del self._files[key]
+
+
+@dataclass(frozen=True)
+class _Text:
+    """A decoded file. ``text`` has LF line endings when the file uses CRLF throughout."""
+
+    text: str
+    crlf: bool
+    raw: bytes
+
+    def encode(self, text: str) -> bytes:
+        return (text.replace("\n", "\r\n") if self.crlf else text).encode()
+
+    def normalize(self, s: str) -> str:
+        """Model input in the same line-ending convention as ``text``."""
+        return s.replace("\r\n", "\n") if self.crlf else s
 
 
 class EditTool(BaseAnthropicTool):
@@ -17,16 +112,263 @@ class EditTool(BaseAnthropicTool):
     spec = EDIT_20250728
 
     def __init__(self, *, max_characters: int | None = None) -> None:
+        if max_characters is not None and (
+            not isinstance(max_characters, int) or isinstance(max_characters, bool)
+        ):
+            raise ValueError(f"max_characters must be an int, got {max_characters!r}")
+        if max_characters is not None and max_characters < 1:
+            raise ValueError(f"max_characters must be at least 1, got {max_characters}")
         self.max_characters = max_characters if "max_characters" in self.spec.options else None
+        self._history = _History()
 
-    async def __call__(self, *, command: str, path: str, **kwargs: Any) -> ToolResult:
-        raise NotImplementedError  # implemented by the editor work item
+    @property
+    def commands(self) -> list[str]:
+        """This version's commands, in the order its schema lists them."""
+        return list(self.spec.input_schema["properties"]["command"]["enum"])
 
     def to_params(self) -> BetaToolUnionParam:
         params: dict[str, Any] = {"type": self.api_type, "name": self.name}
         if self.max_characters is not None:
             params["max_characters"] = self.max_characters
         return params  # type: ignore[return-value]
+
+    async def __call__(
+        self,
+        *,
+        command: str | None = None,
+        path: str | None = None,
+        file_text: str | None = None,
+        view_range: list[int] | None = None,
+        old_str: str | None = None,
+        new_str: str | None = None,
+        insert_line: int | None = None,
+        insert_text: str | None = None,
+        **kwargs: Any,
+    ) -> ToolResult:
+        if command not in self.commands:
+            raise ToolError(
+                f"Unrecognized command {command}. The allowed commands for the {self.name} "
+                f"tool are: {', '.join(self.commands)}"
+            )
+        path = _check_path(path)
+        for name, value in (
+            ("file_text", file_text),
+            ("old_str", old_str),
+            ("new_str", new_str),
+            ("insert_text", insert_text),
+        ):
+            if value is not None and not isinstance(value, str):
+                raise ToolError(f"Parameter `{name}` must be a string, got {type(value).__name__}")
+        match command:
+            case "view":
+                return self._view(path, view_range)
+            case "create":
+                if file_text is None:
+                    raise ToolError("Parameter `file_text` is required for command: create")
+                return self._create(path, file_text)
+            case "str_replace":
+                if old_str is None:
+                    raise ToolError("Parameter `old_str` is required for command: str_replace")
+                return self._str_replace(path, old_str, new_str or "")
+            case "insert":
+                if insert_line is None:
+                    raise ToolError("Parameter `insert_line` is required for command: insert")
+                if not _is_int(insert_line):
+                    raise ToolError("Parameter `insert_line` must be an integer")
+                text = insert_text if insert_text is not None else new_str
+                if text is None:
+                    raise ToolError("Parameter `insert_text` is required for command: insert")
+                return self._insert(path, insert_line, text)
+            case _:  # undo_edit
+                return self._undo(path)
+
+    # --- commands ---------------------------------------------------------------------------
+
+    def _view(self, path: str, view_range: Any) -> ToolResult:
+        st = _stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            if view_range:
+                raise ToolError(
+                    "The `view_range` parameter is not allowed when `path` points to a directory."
+                )
+            listing = self._clip(_list_dir(path), "listing")
+            return CLIResult(
+                output=f"Here's the files and directories up to 2 levels deep in {path}, "
+                f"excluding hidden items:\n{listing}"
+            )
+        doc = _read(path, st)
+        lines = _lines(doc.text)
+        total, first = len(lines), 1
+        if view_range is not None:
+            first, last = _check_range(view_range, total)
+            lines = lines[first - 1 :] if last == -1 else lines[first - 1 : last]
+        body = self._clip(_number(lines, first, self._limit), "file", total_lines=total)
+        return CLIResult(output=f"Here's the result of running `cat -n` on {path}:\n{body}")
+
+    def _create(self, path: str, file_text: str) -> ToolResult:
+        if _exists(path):
+            raise ToolError(
+                f"File already exists at: {path}. Cannot overwrite files using command `create`."
+            )
+        created = _make_parents(path)
+        try:
+            with open(path, "xb") as f:
+                f.write(file_text.encode())
+        except FileExistsError:  # created by someone else since the check
+            raise ToolError(
+                f"File already exists at: {path}. Cannot overwrite files using command `create`."
+            ) from None
+        except OSError as e:
+            _remove_dirs(created)
+            raise _os_error(e, path, "create") from None
+        self._remember(path, _Snapshot(None, created))
+        return CLIResult(output=f"File created successfully at: {path}")
+
+    def _str_replace(self, path: str, old_str: str, new_str: str) -> ToolResult:
+        st = _stat_file(path)
+        doc = _read(path, st)
+        old, new = doc.normalize(old_str), doc.normalize(new_str)
+        if not old:
+            raise ToolError(
+                "Parameter `old_str` must not be empty: give the exact text to replace "
+                "(use `insert` to add text at a line)."
+            )
+        found = _find_all(doc.text, old)
+        if not found:
+            raise ToolError(
+                f"No replacement was performed, old_str `{_echo(old_str)}` did not appear "
+                f"verbatim in {path}."
+            )
+        if len(found) > 1:
+            lines = sorted({doc.text.count("\n", 0, pos) + 1 for pos in found})
+            shown = str(lines[:MAX_LISTED_LINES])
+            if len(lines) > MAX_LISTED_LINES:
+                shown = shown[:-1] + f", … and {len(lines) - MAX_LISTED_LINES} more lines]"
+            count = f"{len(found)}+" if len(found) >= _FIND_LIMIT else str(len(found))
+            raise ToolError(
+                f"No replacement was performed. Multiple occurrences ({count}) of old_str "
+                f"`{_echo(old_str)}` in lines {shown}. Please ensure it is unique, e.g. by "
+                "including more of the surrounding lines."
+            )
+        pos = found[0]
+        text = doc.text[:pos] + new + doc.text[pos + len(old) :]
+        self._write(path, doc.encode(text), doc.raw)
+        start = doc.text.count("\n", 0, pos)  # 0-based line of the edit
+        return self._edited(path, text, start, start + new.count("\n"), f"a snippet of {path}")
+
+    def _insert(self, path: str, insert_line: int, insert_text: str) -> ToolResult:
+        st = _stat_file(path)
+        doc = _read(path, st)
+        lines = _lines(doc.text)
+        if not 0 <= insert_line <= len(lines):
+            raise ToolError(
+                f"Invalid `insert_line` parameter: {insert_line}. It should be within the "
+                f"range of lines of the file: {[0, len(lines)]}"
+            )
+        block = doc.normalize(insert_text)
+        if not block.endswith("\n"):
+            block += "\n"  # the inserted text becomes whole lines
+        offset = _line_offset(doc.text, insert_line)
+        if offset == len(doc.text) and doc.text and not doc.text.endswith("\n"):
+            # Appending after an unterminated last line: keep the file unterminated.
+            text = doc.text + "\n" + block[:-1]
+        else:
+            text = doc.text[:offset] + block + doc.text[offset:]
+        self._write(path, doc.encode(text), doc.raw)
+        last = insert_line + block.count("\n") - 1
+        return self._edited(
+            path,
+            text,
+            insert_line,
+            last,
+            "a snippet of the edited file",
+            "Review the changes and make sure they are as expected (correct indentation, "
+            "no duplicate lines, etc). Edit the file again if necessary.",
+        )
+
+    def _undo(self, path: str) -> ToolResult:
+        key = os.path.abspath(path)
+        snapshot = self._history.last(key)
+        if snapshot is None:
+            if not _exists(path):
+                raise ToolError(f"The path {path} does not exist. Please provide a valid path.")
+            raise ToolError(f"No edit history found for {path}.")
+        if snapshot.data is None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except OSError as e:
+                raise _os_error(e, path, "remove") from None
+            _remove_dirs(snapshot.created_dirs)
+            self._history.drop_last(key)
+            return CLIResult(
+                output=f"Last edit to {path} undone successfully: the file, which was made by "
+                "`create`, has been removed."
+            )
+        if _exists(path):
+            _stat_file(path)
+            _replace(path, snapshot.data)
+        else:
+            _write_new(path, snapshot.data)
+        self._history.drop_last(key)
+        doc = _decode(path, snapshot.data)
+        body = self._clip(_number(_lines(doc.text), 1, self._limit), "file")
+        return CLIResult(
+            output=f"Last edit to {path} undone successfully. "
+            f"Here's the result of running `cat -n` on {path}:\n{body}"
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _edited(
+        self,
+        path: str,
+        text: str,
+        first: int,
+        last: int,
+        descriptor: str,
+        review: str = "Review the changes and make sure they are as expected. "
+        "Edit the file again if necessary.",
+    ) -> ToolResult:
+        """The success message: the edited lines ``first..last`` (0-based) with context."""
+        lines = _lines(text)
+        start = max(0, first - SNIPPET_LINES)
+        snippet = _number(lines[start : last + SNIPPET_LINES + 1], start + 1, MAX_RESPONSE_LEN)
+        return CLIResult(
+            output=f"The file {path} has been edited. Here's the result of running `cat -n` on "
+            f"{descriptor}:\n{maybe_truncate(snippet)}{review}"
+        )
+
+    @property
+    def _limit(self) -> int:
+        """How many characters a view shows."""
+        return self.max_characters if self.max_characters is not None else MAX_RESPONSE_LEN
+
+    def _clip(self, output: str, what: str, total_lines: int | None = None) -> str:
+        """Shorten a view to ``max_characters`` (when set) or the 16,000-character default."""
+        if self.max_characters is None:
+            return maybe_truncate(output, MAX_RESPONSE_LEN)
+        if len(output) <= self.max_characters:
+            return output
+        hint = (
+            f" The file has {total_lines} lines: use `view_range` to see the rest."
+            if total_lines is not None
+            else ""
+        )
+        return (
+            output[: self.max_characters]
+            + f"\n<response clipped><NOTE>This {what} view was truncated to max_characters="
+            f"{self.max_characters} characters.{hint}</NOTE>\n"
+        )
+
+    def _remember(self, path: str, snapshot: _Snapshot) -> None:
+        if "undo_edit" in self.spec.choices:
+            self._history.push(os.path.abspath(path), snapshot)
+
+    def _write(self, path: str, data: bytes, before: bytes) -> None:
+        _replace(path, data)
+        self._remember(path, _Snapshot(before))
 
 
 class EditTool20241022(EditTool):
@@ -43,3 +385,337 @@ class EditTool20250429(EditTool):
 
 class EditTool20250728(EditTool):
     spec = EDIT_20250728
+
+
+# --- paths, reading, writing (module level: no state) ---------------------------------------
+
+_FIND_LIMIT = 10_000
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _echo(s: str) -> str:
+    """``s`` as echoed in an error: a huge string is shortened so the error stays readable."""
+    if len(s) <= 2 * ECHO_CHARS:
+        return s
+    return f"{s[:ECHO_CHARS]}…[{len(s) - 2 * ECHO_CHARS:,} characters omitted]…{s[-ECHO_CHARS:]}"
+
+
+def _check_path(path: Any) -> str:
+    if path is None:
+        raise ToolError("Parameter `path` is required")
+    if not isinstance(path, str):
+        raise ToolError(f"Parameter `path` must be a string, got {type(path).__name__}")
+    if not path:
+        raise ToolError("Parameter `path` must not be empty: give an absolute path like `/repo`.")
+    if "\x00" in path:
+        raise ToolError("Parameter `path` must not contain NUL (\\x00) characters.")
+    if not os.path.isabs(path):
+        suggested = (
+            os.path.expanduser(path)
+            if path.startswith("~")
+            else "/" + path.removeprefix("./").lstrip("/")
+        )
+        raise ToolError(
+            f"The path {path} is not an absolute path, it should start with `/`. "
+            f"Maybe you meant {suggested}?"
+        )
+    return path
+
+
+def _os_error(e: OSError, path: str, action: str) -> ToolError:
+    """An OSError as a sentence for the model; never the raw exception."""
+    match e.errno:
+        case errno.EACCES | errno.EPERM:
+            return ToolError(f"Permission denied: cannot {action} {path}.")
+        case errno.ENOENT:
+            return ToolError(f"The path {path} does not exist. Please provide a valid path.")
+        case errno.ENOTDIR:
+            return ToolError(
+                f"Cannot {action} {path}: a component of the path is a file, not a directory."
+            )
+        case errno.EISDIR:
+            return ToolError(
+                f"The path {path} is a directory and only the `view` command can be used on "
+                "directories"
+            )
+        case errno.EROFS:
+            return ToolError(f"Cannot {action} {path}: the file system is read-only.")
+        case errno.ENOSPC | errno.EDQUOT:
+            return ToolError(f"Cannot {action} {path}: no space left on the device.")
+        case errno.ENAMETOOLONG:
+            return ToolError(f"Cannot {action} {path}: the path or a name in it is too long.")
+        case errno.ELOOP:
+            return ToolError(f"Cannot {action} {path}: too many levels of symbolic links.")
+        case _:
+            return ToolError(f"Cannot {action} {path}: {e.strerror or e}.")
+
+
+def _stat(path: str) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except OSError as e:
+        raise _os_error(e, path, "access") from None
+
+
+def _exists(path: str) -> bool:
+    """Whether ``path`` exists (a dangling symlink counts: creating through it is refused)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        if e.errno == errno.ENOTDIR:
+            raise ToolError(
+                f"Cannot create {path}: a component of the path is a file, not a directory."
+            ) from None
+        raise _os_error(e, path, "access") from None
+    return True
+
+
+def _stat_file(path: str) -> os.stat_result:
+    """The stat of a path that must be an editable regular file."""
+    st = _stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise ToolError(
+            f"The path {path} is a directory and only the `view` command can be used on directories"
+        )
+    return st
+
+
+def _read_bytes(path: str, st: os.stat_result) -> bytes:
+    if not stat.S_ISREG(st.st_mode):
+        raise ToolError(
+            f"The path {path} is not a regular file (it is a device, pipe or socket); "
+            "the editor only opens regular files and directories."
+        )
+    if st.st_size > MAX_FILE_BYTES:
+        raise ToolError(
+            f"The file {path} is too large for the editor ({st.st_size:,} bytes, the limit is "
+            f"{MAX_FILE_BYTES:,}). Use bash tools such as `grep -n`, `sed -n` or `head` on it."
+        )
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise _os_error(e, path, "read") from None
+    if len(data) > MAX_FILE_BYTES:  # grew since stat, or a size-less special file
+        raise ToolError(
+            f"The file {path} is too large for the editor (over {MAX_FILE_BYTES:,} bytes)."
+        )
+    return data
+
+
+def _decode(path: str, data: bytes) -> _Text:
+    hint = "The editor only handles text; inspect it with bash tools such as `file` or `xxd`."
+    if b"\x00" in data:
+        raise ToolError(
+            f"The file {path} is not a UTF-8 text file: it contains NUL bytes, so it looks "
+            f"binary. {hint}"
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ToolError(
+            f"The file {path} is not a UTF-8 text file: the bytes at offset {e.start} are not "
+            f"valid UTF-8. {hint}"
+        ) from None
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+    return _Text(text.replace("\r\n", "\n"), True, data) if crlf else _Text(text, False, data)
+
+
+def _read(path: str, st: os.stat_result) -> _Text:
+    return _decode(path, _read_bytes(path, st))
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` as ``cat -n`` counts them (a final newline ends the last line)."""
+    if not text:
+        return []
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    return lines
+
+
+def _line_offset(text: str, n: int) -> int:
+    """Offset where line ``n + 1`` starts (0-based ``n`` lines skipped); len(text) past the end."""
+    offset = 0
+    for _ in range(n):
+        nl = text.find("\n", offset)
+        if nl == -1:
+            return len(text)
+        offset = nl + 1
+    return offset
+
+
+def _number(lines: list[str], first: int, budget: int | None = None) -> str:
+    """``lines`` numbered like ``cat -n``; past ``budget`` characters numbering stops (the
+    caller truncates there anyway, and numbering a whole large file is the slow part)."""
+    if budget is None:
+        return "".join(f"{n:6}\t{line}\n" for n, line in enumerate(lines, first))
+    out: list[str] = []
+    size = 0
+    for n, line in enumerate(lines, first):
+        out.append(f"{n:6}\t{line}\n")
+        size += len(out[-1])
+        if size > budget:
+            break
+    return "".join(out)
+
+
+def _check_range(view_range: Any, n_lines: int) -> tuple[int, int]:
+    if (
+        not isinstance(view_range, list | tuple)
+        or len(view_range) != 2
+        or not all(_is_int(i) for i in view_range)
+    ):
+        raise ToolError("Invalid `view_range`. It should be a list of two integers.")
+    first, last = view_range
+    shown = list(view_range)
+    if first < 1 or first > n_lines:
+        empty = " (the file is empty)" if n_lines == 0 else ""
+        raise ToolError(
+            f"Invalid `view_range`: {shown}. Its first element `{first}` should be within the "
+            f"range of lines of the file: {[1, n_lines]}{empty}"
+        )
+    if last > n_lines:
+        raise ToolError(
+            f"Invalid `view_range`: {shown}. Its second element `{last}` should be smaller than "
+            f"or equal to the number of lines in the file: `{n_lines}` (or -1 for the end)"
+        )
+    if last != -1 and last < first:
+        raise ToolError(
+            f"Invalid `view_range`: {shown}. Its second element `{last}` should be larger or "
+            f"equal than its first `{first}` (or -1 for the end of the file)"
+        )
+    return first, last
+
+
+def _find_all(text: str, sub: str) -> list[int]:
+    """Start offsets of ``sub`` in ``text``, overlapping ones included (up to a limit)."""
+    found: list[int] = []
+    pos = text.find(sub)
+    while pos != -1 and len(found) < _FIND_LIMIT:
+        found.append(pos)
+        pos = text.find(sub, pos + 1)
+    return found
+
+
+def _list_dir(path: str) -> str:
+    """``path`` and what is in it, two levels deep, like ``find -maxdepth 2`` but sorted and
+    without hidden items (the reference's find also hides everything below a hidden ``path``)."""
+    out = [path]
+    unreadable: list[str] = []
+
+    def entries(directory: str) -> list[os.DirEntry[str]]:
+        with os.scandir(directory) as it:
+            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
+
+    try:
+        top = entries(path)
+    except OSError as e:
+        raise _os_error(e, path, "list") from None
+    for entry in top:
+        child = os.path.join(path, entry.name)
+        out.append(child)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            continue
+        try:
+            out.extend(os.path.join(child, e.name) for e in entries(child))
+        except OSError as e:
+            unreadable.append(f"{child} ({e.strerror or e})")
+    text = "\n".join(out) + "\n"
+    if unreadable:
+        text += "Could not list: " + ", ".join(unreadable) + "\n"
+    return text
+
+
+def _make_parents(path: str) -> tuple[str, ...]:
+    """Create the missing folders above ``path``; return them, outermost first."""
+    missing: list[str] = []
+    parent = os.path.dirname(path)
+    while parent and not os.path.lexists(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    missing.reverse()
+    for i, d in enumerate(missing):
+        try:
+            os.mkdir(d)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            _remove_dirs(tuple(missing[:i]))
+            raise _os_error(e, path, "create") from None
+    return tuple(missing)
+
+
+def _remove_dirs(dirs: tuple[str, ...]) -> None:
+    """Remove folders ``create`` made, innermost first, if they are still empty."""
+    for d in reversed(dirs):
+        try:
+            os.rmdir(d)
+        except OSError:
+            return
+
+
+def _write_new(path: str, data: bytes) -> None:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        raise _os_error(e, path, "write") from None
+
+
+def _replace(path: str, data: bytes) -> None:
+    """Write ``data`` to the existing file ``path`` so that a failure leaves it whole.
+
+    The data goes to a temporary file next to the target that is then renamed over it, keeping
+    its mode (and owner, when allowed). Files with several hard links, or in folders we may not
+    create files in, are written in place instead so that the link and the folder stay as they
+    are.
+    """
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+        if not os.access(real, os.W_OK):
+            raise PermissionError(errno.EACCES, "Permission denied")
+    except OSError as e:
+        raise _os_error(e, path, "write") from None
+    folder = os.path.dirname(real)
+    if st.st_nlink == 1 and os.access(folder, os.W_OK | os.X_OK):
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(real)}.", suffix="~")
+        except OSError:
+            pass  # fall back to writing in place
+        else:
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
+                    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                        try:
+                            os.fchown(f.fileno(), st.st_uid, st.st_gid)
+                        except OSError:
+                            pass
+                os.replace(tmp, real)
+                return
+            except OSError as e:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise _os_error(e, path, "write") from None
+    try:
+        with open(real, "r+b") as f:
+            f.write(data)
+            f.truncate()
+    except OSError as e:
+        raise _os_error(e, path, "write") from None

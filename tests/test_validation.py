@@ -232,3 +232,16 @@ def test_tool_result_combines_and_replaces() -> None:
     assert not ToolResult() and ToolResult(error="x")
     with pytest.raises(ValueError):
         _ = b + ToolResult(base64_image="other")
+
+
+async def test_insert_needs_new_str_or_insert_text() -> None:
+    from computer_use_demo.tools import EditTool20250728
+
+    tool = EditTool20250728()
+    result = await ToolCollection(tool).run(
+        name=tool.name, tool_input={"command": "insert", "path": "/tmp/x", "insert_line": 0}
+    )
+    assert result.error == (
+        "Invalid input for tool `str_replace_based_edit_tool`: "
+        "`new_str` or `insert_text` is required for command 'insert'."
+    )

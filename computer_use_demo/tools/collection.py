@@ -36,6 +36,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     """One sentence the model can act on: which field, what was wrong, what is expected."""
     where = ".".join(str(p) for p in error.absolute_path)
     field = f"`{where}`" if where else "the input"
+    if error.validator == "anyOf" and "errorMessage" in error.schema:
+        return error.schema["errorMessage"]
     match error.validator:
         case "required":
             return error.message.replace("is a required property", "is required") + (
@@ -52,8 +54,6 @@ def _describe(error: jsonschema.ValidationError) -> str:
             return f"{field} is too long: {len(error.instance):,} characters, the limit is {error.validator_value:,}"
         case "minItems" | "maxItems":
             return f"{field} must have {_count(error)} items, got {len(error.instance)}"
-        case "anyOf" if not where:
-            return "give a `command` to run, or `restart: true` to restart the tool"
         case "minimum" | "maximum":
             return f"{field} is out of range: {error.message}"
         case _:

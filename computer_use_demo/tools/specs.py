@@ -3,7 +3,8 @@
 The input schemas follow the API documentation (the 20241022 schemas verbatim in substance;
 later versions add actions and fields). Two additions make validation useful to the model:
 ``allOf`` rules that say which fields an action or command needs, and limits on strings (no
-NUL bytes, bounded length). Unknown extra fields are allowed: newer models may send them.
+NUL bytes, bounded length). ``errorMessage`` (a key jsonschema ignores) is what the model is
+told when a rule with alternatives fails. Unknown extra fields are allowed: newer models may send them.
 """
 
 from __future__ import annotations
@@ -38,15 +39,23 @@ def _pair(description: str) -> dict[str, Any]:
 
 
 def _requires(key: str, needs: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
-    """``allOf`` rules: when ``key`` has a value, these fields are required."""
-    return [
-        {
-            "if": {"properties": {key: {"const": value}}, "required": [key]},
-            "then": {"required": list(fields)},
-        }
-        for value, fields in needs.items()
-        if fields
-    ]
+    """``allOf`` rules: when ``key`` has a value, these fields are required.
+
+    A field written ``"a|b"`` means: ``a`` or ``b`` (at least one of them).
+    """
+    rules = []
+    for value, fields in needs.items():
+        then: dict[str, Any] = {"required": [f for f in fields if "|" not in f]}
+        for alternatives in (f.split("|") for f in fields if "|" in f):
+            then["anyOf"] = [{"required": [a]} for a in alternatives]
+            then["errorMessage"] = (
+                " or ".join(f"`{a}`" for a in alternatives) + f" is required for {key} {value!r}"
+            )
+        if fields:
+            rules.append(
+                {"if": {"properties": {key: {"const": value}}, "required": [key]}, "then": then}
+            )
+    return rules
 
 
 def _schema(
@@ -80,6 +89,7 @@ _BASH_SCHEMA = {
     },
     "required": [],
     # A call must either restart or carry a command.
+    "errorMessage": "give a `command` to run, or `restart: true` to restart the tool",
     "anyOf": [
         {"required": ["command"]},
         {"required": ["restart"], "properties": {"restart": {"const": True}}},
@@ -111,7 +121,7 @@ _EDIT_NEEDS: dict[str, list[str]] = {
     "view": [],
     "create": ["file_text"],
     "str_replace": ["old_str"],
-    "insert": ["insert_line"],
+    "insert": ["insert_line", "new_str|insert_text"],
     "undo_edit": [],
 }
 

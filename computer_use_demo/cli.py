@@ -1,0 +1,273 @@
+"""Headless runs in the terminal: ``python -m computer_use_demo "task"``.
+
+Prints each step (Claude's text, tool calls, results, token usage), saves the run as a
+trajectory folder, and stops cleanly on Ctrl+C: the running tool is cancelled, the history is
+healed and saved. ``--continue PATH`` loads a saved trajectory and goes on with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from .events import (
+    ApiExchange,
+    AssistantBlock,
+    Done,
+    ErrorEvent,
+    Event,
+    StepStarted,
+    ToolResultEvent,
+    ToolStarted,
+    Usage,
+    UserMessage,
+    to_json,
+)
+from .loop import APIProvider, LoopConfig, agent_events
+from .models import DEFAULT_MODELS
+from .tools import TOOL_VERSIONS
+from .trajectory import Trajectory
+
+EXIT_CODES = {"end_turn": 0, "error": 1, "max_steps": 3, "stopped": 130}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m computer_use_demo",
+        description="Let Claude do a task on this desktop, in the terminal.",
+        epilog="Ctrl+C stops the agent cleanly (twice: at once). Exit status: 0 done, "
+        "1 error, 2 usage, 3 step limit reached, 130 stopped.",
+    )
+    p.add_argument("task", nargs="?", help="what Claude should do (optional with --continue)")
+    p.add_argument(
+        "--provider",
+        choices=[x.value for x in APIProvider],
+        default=os.environ.get("API_PROVIDER", "anthropic"),
+        help="API provider (default: $API_PROVIDER or anthropic)",
+    )
+    p.add_argument("--model", help="model id (default: $ANTHROPIC_MODEL or the provider's default)")
+    p.add_argument("--tool-version", choices=TOOL_VERSIONS, help="default: the model's")
+    p.add_argument("--max-steps", type=int, default=200, help="API calls per run (default 200)")
+    p.add_argument("--max-tokens", type=int, help="output tokens per step (default: the model's)")
+    p.add_argument("--thinking-budget", type=int, help="enable extended thinking with this budget")
+    p.add_argument(
+        "--keep-images",
+        default="3",
+        help="send only the N most recent screenshots ('all' sends every one; default 3)",
+    )
+    p.add_argument("--system-suffix", default="", help="text appended to the system prompt")
+    p.add_argument("--api-key", help="default: $ANTHROPIC_API_KEY")
+    p.add_argument("--base-url", help="an Anthropic-compatible endpoint ($ANTHROPIC_BASE_URL)")
+    p.add_argument(
+        "--trajectory-dir",
+        type=Path,
+        help="where runs are saved (default ~/.anthropic/sessions)",
+    )
+    p.add_argument("--continue", dest="resume", metavar="PATH", help="continue a saved trajectory")
+    p.add_argument("--no-save", action="store_true", help="do not save a trajectory")
+    p.add_argument("--json", action="store_true", help="print events as JSON lines")
+    return p
+
+
+def _config(args: argparse.Namespace) -> LoopConfig:
+    provider = APIProvider(args.provider)
+    model = args.model or os.environ.get("ANTHROPIC_MODEL") or DEFAULT_MODELS[provider.value]
+    keep: int | None
+    if str(args.keep_images).lower() == "all":
+        keep = None
+    else:
+        keep = int(args.keep_images)
+    return LoopConfig(
+        model=model,
+        provider=provider,
+        api_key=args.api_key,
+        base_url=args.base_url,
+        tool_version=args.tool_version,
+        system_prompt_suffix=args.system_suffix,
+        max_tokens=args.max_tokens,
+        thinking_budget=args.thinking_budget,
+        only_n_most_recent_images=keep,
+        max_steps=args.max_steps,
+    )
+
+
+# ---------------------------------------------------------------- printing
+
+
+def _png_size(data: str) -> str:
+    try:
+        head = base64.b64decode(data[:44])
+    except (binascii.Error, ValueError):
+        return "image"
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        w, h = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return f"screenshot {w}x{h}"
+    return "image"
+
+
+def _clip(text: str, lines: int = 12, width: int = 2000) -> str:
+    text = text[:width]
+    rows = text.splitlines()
+    if len(rows) > lines:
+        rows = [*rows[:lines], f"… ({len(rows) - lines} more lines)"]
+    return "\n".join(rows)
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+class Printer:
+    """Turns events into readable lines."""
+
+    def __init__(self, out: TextIO, *, as_json: bool = False) -> None:
+        self.out = out
+        self.as_json = as_json
+
+    def __call__(self, event: Event) -> None:
+        if self.as_json:
+            data = to_json(event)
+            print(json.dumps(data, default=str), file=self.out, flush=True)
+            return
+        text = self.render(event)
+        if text is not None:
+            print(text, file=self.out, flush=True)
+
+    def render(self, event: Event) -> str | None:
+        match event:
+            case UserMessage(text=text):
+                return f"You: {text}"
+            case StepStarted(step=step):
+                return f"\n── step {step} ──"
+            case AssistantBlock(block=block):
+                kind = block.get("type")
+                if kind == "text":
+                    return f"Claude: {block['text']}"
+                if kind == "thinking":
+                    return _indent(f"(thinking) {_clip(block.get('thinking', ''), 6, 600)}")
+                if kind == "redacted_thinking":
+                    return "    (redacted thinking)"
+                if kind == "tool_use":
+                    return None  # shown by ToolStarted, with its input
+                return f"    ({kind})"
+            case ToolStarted(name=name, input=tool_input):
+                args = json.dumps(tool_input, ensure_ascii=False)
+                return f"→ {name} {args if len(args) < 300 else args[:300] + '…'}"
+            case ToolResultEvent(result=result):
+                parts = []
+                if result.error:
+                    parts.append(f"← error: {_clip(result.error)}")
+                if result.output:
+                    parts.append("← " + _clip(result.output).replace("\n", "\n  "))
+                if result.base64_image:
+                    parts.append(f"← [{_png_size(result.base64_image)}]")
+                if result.system:
+                    parts.append(f"  ({result.system})")
+                return "\n".join(parts) or "← (no output)"
+            case Usage() as u:
+                cost = f" · ${u.cost_usd:.4f} (run ${u.total_cost_usd:.4f})" if u.cost_usd else ""
+                cache = ""
+                if u.cache_creation_input_tokens or u.cache_read_input_tokens:
+                    cache = (
+                        f" (cache: +{u.cache_creation_input_tokens} written, "
+                        f"{u.cache_read_input_tokens} read)"
+                    )
+                return f"  tokens: in {u.input_tokens}{cache}, out {u.output_tokens}{cost}"
+            case ApiExchange(status=status, error=error) if (status or 0) >= 400 or error:
+                return f"  (API: {status or error}; retrying if it can)"
+            case ErrorEvent(message=message, status=status):
+                return f"Error{f' {status}' if status else ''}: {message}"
+            case Done(reason=reason, steps=steps):
+                return f"\nDone: {reason} after {steps} step{'s' if steps != 1 else ''}."
+        return None
+
+
+# ---------------------------------------------------------------- running
+
+
+async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
+    printer = Printer(out, as_json=args.json)
+    trajectory: Trajectory | None = None
+    messages: list[Any] = []
+    if args.resume:
+        trajectory = Trajectory.open(args.resume)
+        messages = list(trajectory.messages())
+    elif not args.no_save:
+        title = (args.task or "")[:80]
+        trajectory = Trajectory.create(args.trajectory_dir, title=title)
+
+    def record(event: Event) -> None:
+        printer(event)
+        if trajectory is not None:
+            try:
+                trajectory.append(event)
+            except OSError as e:  # a full disk must not stop the run
+                print(f"(could not save the trajectory: {e})", file=sys.stderr)
+
+    if args.task:
+        messages.append({"role": "user", "content": [{"type": "text", "text": args.task}]})
+        record(UserMessage(text=args.task))
+    elif not messages or messages[-1]["role"] != "user":
+        print("nothing to continue: give a task", file=sys.stderr)
+        return 2
+    if trajectory is not None:
+        print(f"trajectory: {trajectory.path}", file=sys.stderr, flush=True)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    presses = 0
+
+    def on_signal() -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            print("\nStopping… (Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
+            stop.set()
+        elif main_task is not None:
+            main_task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    reason = "error"
+    events = agent_events(config, messages, stop=stop)
+    try:
+        async for event in events:
+            record(event)
+            if isinstance(event, Done):
+                reason = event.reason
+    except asyncio.CancelledError:
+        reason = "stopped"
+    finally:
+        await events.aclose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    if trajectory is not None:
+        print(f"saved: {trajectory.path}", file=sys.stderr, flush=True)
+    return EXIT_CODES.get(reason, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.task and not args.resume:
+        parser.error("give a task (or --continue PATH)")
+    try:
+        config = _config(args)
+    except ValueError as e:
+        parser.error(str(e))
+    try:
+        return asyncio.run(run(args, config, sys.stdout))
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a Ctrl+C before the handlers were installed
+        return EXIT_CODES["stopped"]

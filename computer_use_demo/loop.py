@@ -1,0 +1,612 @@
+"""The agent loop: call the Messages API, run each tool_use, send the results back, repeat.
+
+``agent_events`` is the loop itself, an async generator of typed events (events.py) that the
+CLI, the UI and the trajectory store consume. ``sampling_loop`` keeps the reference's keyword
+arguments and callbacks on top of it, for forks and tutorials written against the reference.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx
+from anthropic import (
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    AsyncAnthropic,
+    Middleware,
+)
+from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
+
+from . import history as h
+from .events import (
+    ApiExchange,
+    AssistantBlock,
+    Done,
+    DoneReason,
+    ErrorEvent,
+    Event,
+    StepStarted,
+    ToolResultEvent,
+    ToolStarted,
+    Usage,
+)
+from .models import ModelInfo, model_info
+from .prompts import system_prompt, with_suffix
+from .providers import (
+    DEFAULT_MAX_RETRIES,
+    APIProvider,
+    Client,
+    ProviderError,
+    make_client,
+)
+from .request import RequestBody
+from .tools import (
+    TOOL_GROUPS_BY_VERSION,
+    BaseAnthropicTool,
+    ToolCollection,
+    ToolFailure,
+    ToolResult,
+    ToolVersion,
+)
+
+__all__ = [
+    "PROMPT_CACHING_BETA_FLAG",
+    "SYSTEM_PROMPT",
+    "TOKEN_EFFICIENT_TOOLS_BETA_FLAG",
+    "APIProvider",
+    "LoopConfig",
+    "agent_events",
+    "build_tools",
+    "sampling_loop",
+]
+
+log = logging.getLogger(__name__)
+
+#: Prompt caching is generally available; no provider needs this flag any more (kept for forks).
+PROMPT_CACHING_BETA_FLAG = "prompt-caching-2024-07-31"
+CACHING_BETA_PROVIDERS: frozenset[APIProvider] = frozenset()
+TOKEN_EFFICIENT_TOOLS_BETA_FLAG = "token-efficient-tools-2025-02-19"
+
+#: The reference's system prompt for this machine (display number from DISPLAY_NUM, today's
+#: date at import). Each run builds a fresh one, so a long-lived app gets the right date.
+SYSTEM_PROMPT = system_prompt()
+
+#: Header names whose values never reach an event (matched as substrings, lower case).
+_SECRET_HEADER_PARTS = ("key", "auth", "token", "secret", "cookie", "credential", "signature")
+REDACTED = "[REDACTED]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoopConfig:
+    """Everything a run needs besides the history. ``None`` means "the model's default"."""
+
+    model: str
+    provider: APIProvider = APIProvider.ANTHROPIC
+    api_key: str | None = None
+    base_url: str | None = None  # falls back to ANTHROPIC_BASE_URL
+    tool_version: ToolVersion = None  # type: ignore[assignment]  # from the model table
+    system_prompt_suffix: str = ""
+    max_tokens: int | None = None
+    thinking_budget: int | None = None
+    only_n_most_recent_images: int | None = 3  # None: send every screenshot
+    #: Screenshots are removed this many at a time (None: as many as are kept, the reference's
+    #: choice), so the prompt cache stays warm between removals.
+    image_truncation_chunk: int | None = None
+    token_efficient_tools_beta: bool = False
+    max_steps: int = 200
+    extra_tools: tuple[BaseAnthropicTool, ...] = ()
+    prompt_caching: bool | None = None  # None: on for the anthropic provider
+    max_retries: int = DEFAULT_MAX_RETRIES
+    request_timeout: float = 600.0
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "provider", APIProvider(self.provider))
+        info = self.model_info
+        if self.tool_version is None:
+            set_(self, "tool_version", info.tool_version)
+        if self.tool_version not in TOOL_GROUPS_BY_VERSION:
+            known = ", ".join(TOOL_GROUPS_BY_VERSION)
+            raise ValueError(f"unknown tool_version {self.tool_version!r}; use one of: {known}")
+        if self.max_tokens is None:
+            set_(self, "max_tokens", info.default_output_tokens)
+        if self.max_tokens < 1:  # type: ignore[operator]
+            raise ValueError("max_tokens must be at least 1")
+        if self.thinking_budget is not None:
+            if self.thinking_budget < 1024:
+                raise ValueError("thinking_budget must be at least 1024 tokens")
+            if self.thinking_budget >= self.max_tokens:  # type: ignore[operator]
+                raise ValueError(
+                    f"thinking_budget ({self.thinking_budget}) must be less than max_tokens "
+                    f"({self.max_tokens})"
+                )
+        if self.max_steps < 1:
+            raise ValueError("max_steps must be at least 1")
+        if self.only_n_most_recent_images is not None and self.only_n_most_recent_images < 0:
+            raise ValueError("only_n_most_recent_images must be 0 or more (None keeps all)")
+        set_(self, "extra_tools", tuple(self.extra_tools))
+
+    @property
+    def model_info(self) -> ModelInfo:
+        return model_info(self.model)
+
+    @property
+    def caching(self) -> bool:
+        if self.prompt_caching is None:
+            return self.provider == APIProvider.ANTHROPIC
+        return self.prompt_caching
+
+    @property
+    def image_chunk(self) -> int:
+        if self.image_truncation_chunk is not None:
+            return max(1, self.image_truncation_chunk)
+        return max(1, self.only_n_most_recent_images or 1)
+
+    def betas(self) -> list[str]:
+        group = TOOL_GROUPS_BY_VERSION[self.tool_version]
+        betas = [group.beta_flag] if group.beta_flag else []
+        if self.token_efficient_tools_beta:
+            betas.append(TOKEN_EFFICIENT_TOOLS_BETA_FLAG)
+        if self.caching and self.provider in CACHING_BETA_PROVIDERS:
+            betas.append(PROMPT_CACHING_BETA_FLAG)
+        return betas
+
+    def system_text(self) -> str:
+        group = TOOL_GROUPS_BY_VERSION[self.tool_version]
+        editor = next((t.name for t in group.tools if "edit" in t.name), None)
+        base = system_prompt(editor_name=editor) if editor else system_prompt()
+        return with_suffix(base, self.system_prompt_suffix)
+
+
+def build_tools(config: LoopConfig) -> ToolCollection:
+    """The tools of ``config``'s group, plus its extra (custom) tools."""
+    group = TOOL_GROUPS_BY_VERSION[config.tool_version]
+    return ToolCollection(*(cls() for cls in group.tools), *config.extra_tools)
+
+
+# ---------------------------------------------------------------- HTTP exchange recording
+
+
+def redact_headers(headers: Any) -> dict[str, str]:
+    """Headers as a dict with every credential replaced by ``[REDACTED]``."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lower = name.lower()
+        secret = any(part in lower for part in _SECRET_HEADER_PARTS)
+        out[lower] = REDACTED if secret else value
+    return out
+
+
+class _Recorder(Middleware):
+    """SDK middleware: one ApiExchange per HTTP attempt (retries included), as they happen."""
+
+    def __init__(self) -> None:
+        self.pending: list[ApiExchange] = []
+        self.arrived = asyncio.Event()
+        self.body: Any = None  # the request being sent, as a dict (raw bodies have no json)
+
+    async def handle_async(self, request: Any, call_next: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        except Exception as e:
+            http_request = getattr(e, "request", None)
+            self._add(
+                ApiExchange(
+                    method=request.method.upper(),
+                    url=str(http_request.url) if http_request is not None else request.url,
+                    request_headers=redact_headers(
+                        http_request.headers if http_request is not None else request.headers
+                    ),
+                    request_body=request.json if request.json is not None else self.body,
+                    error=f"{type(e).__name__}: {e}",
+                    elapsed_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+            raise
+        http = response.http_response
+        with contextlib.suppress(Exception):
+            await http.aread()
+        try:
+            body: Any = http.json()
+        except Exception:
+            body = http.text
+        self._add(
+            ApiExchange(
+                method=http.request.method,
+                url=str(http.request.url),
+                request_headers=redact_headers(http.request.headers),
+                request_body=request.json if request.json is not None else self.body,
+                status=http.status_code,
+                response_headers=redact_headers(http.headers),
+                response_body=body,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+        return response
+
+    def _add(self, exchange: ApiExchange) -> None:
+        self.pending.append(exchange)
+        self.arrived.set()
+
+    def drain(self) -> list[ApiExchange]:
+        out, self.pending = self.pending, []
+        self.arrived.clear()
+        return out
+
+
+def _error_event(e: Exception) -> ErrorEvent:
+    """What the user sees when the API call failed for good (after the SDK's retries)."""
+    if isinstance(e, APIStatusError):
+        body = e.body if isinstance(e.body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else body
+        message = (error or {}).get("message") or e.message
+        retry_after = None
+        with contextlib.suppress(TypeError, ValueError):
+            retry_after = float(e.response.headers.get("retry-after"))
+        return ErrorEvent(
+            message=str(message),
+            status=e.status_code,
+            retry_after=retry_after,
+            error_type=(error or {}).get("type"),
+        )
+    if isinstance(e, APIResponseValidationError):
+        return ErrorEvent(
+            message=f"the API sent a response that could not be read: {e.message}",
+            status=e.status_code,
+            error_type="invalid_response",
+        )
+    if isinstance(e, APIConnectionError):
+        cause = f" ({e.__cause__})" if e.__cause__ else ""
+        return ErrorEvent(message=f"{e.message}{cause}", error_type="connection_error")
+    return ErrorEvent(message=f"{type(e).__name__}: {e}", error_type="client_error")
+
+
+# ---------------------------------------------------------------- the loop
+
+
+class _Run:
+    """The state of one run that every exit path needs (so a stop can heal it)."""
+
+    def __init__(self, history: list[dict[str, Any]]) -> None:
+        self.history = history
+        self.steps = 0
+        self.partial_results: list[dict[str, Any]] | None = None
+        self.inflight: set[asyncio.Future[Any]] = set()
+
+    def commit_partial(self) -> None:
+        """Put the tool results gathered so far into the history (a stop mid-tools)."""
+        if self.partial_results is not None:
+            if self.partial_results:
+                self.history.append({"role": "user", "content": self.partial_results})
+            self.partial_results = None
+
+    def done(self, reason: DoneReason) -> Done:
+        self.commit_partial()
+        self.history = h.heal(self.history)
+        return Done(reason=reason, steps=self.steps, messages=self.history)
+
+    async def cancel_inflight(self) -> None:
+        tasks = [t for t in self.inflight if not t.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        self.inflight.clear()
+
+    def track(self, aw: Any) -> asyncio.Future[Any]:
+        task = asyncio.ensure_future(aw)
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+        return task
+
+
+async def agent_events(
+    config: LoopConfig,
+    messages: list[BetaMessageParam],
+    *,
+    tools: ToolCollection | None = None,
+    stop: asyncio.Event | None = None,
+    client: Client | None = None,
+) -> AsyncIterator[Event]:
+    """Run the agent loop on a copy of ``messages`` and report what happens, as events.
+
+    The run ends with exactly one ``Done`` whose ``messages`` is the full, valid history: at
+    end_turn, at ``config.max_steps``, on an API failure (after an ``ErrorEvent``), or on a
+    stop request (``stop`` set, or the consuming task cancelled: the running tool is cancelled
+    and every unanswered tool_use gets "stopped by the user"). A cancelled consumer still
+    receives that ``Done``; its next ``__anext__`` re-raises the cancellation.
+
+    The caller records the user's new message (a ``UserMessage`` event) itself, if it keeps
+    a record. When ``tools`` is None the run builds its tools from ``config`` and stops them at the
+    end; a given collection belongs to the caller and is left running. Likewise ``client``
+    (an SDK client with a custom transport: tests, benchmarks, proxies) is used as given and
+    not closed; by default the run builds one client from ``config`` and closes it.
+    """
+    run = _Run(h.heal(messages))
+    stop = stop if stop is not None else asyncio.Event()
+    owns_tools = tools is None
+    owns_client = client is None
+    recorder = _Recorder()
+    stop_waiter = run.track(stop.wait())
+    run.inflight.discard(stop_waiter)  # cancelled last, in finally
+    try:
+        if not run.history:
+            yield ErrorEvent(message="there is no message to answer", error_type="client_error")
+            yield run.done("error")
+            return
+        if run.history[-1]["role"] == "assistant":
+            yield run.done("end_turn")  # nothing to answer: the last word is Claude's
+            return
+        try:
+            if tools is None:
+                tools = build_tools(config)
+            if client is None:
+                client = make_client(
+                    config.provider,
+                    api_key=config.api_key,
+                    base_url=config.base_url,
+                    max_retries=config.max_retries,
+                    middleware=[recorder],
+                )
+            else:
+                client = client.with_options(middleware=[*client.middleware, recorder])
+        except (ProviderError, ValueError) as e:
+            yield ErrorEvent(message=str(e), error_type="configuration_error")
+            yield run.done("error")
+            return
+
+        static: dict[str, Any] = {
+            "model": config.model,
+            "max_tokens": config.max_tokens,
+            "system": h.system_blocks(config.system_text(), cache=config.caching),
+            "tools": tools.to_params(),
+        }
+        if config.thinking_budget:
+            static["thinking"] = {"type": "enabled", "budget_tokens": config.thinking_budget}
+        body = RequestBody(
+            static,
+            keep_images=config.only_n_most_recent_images,
+            image_chunk=config.image_chunk,
+            caching=config.caching,
+        )
+        betas = config.betas()
+        # The Anthropic API gets the body serialized by RequestBody (unchanged messages are
+        # encoded once per run; the SDK would copy and re-encode the whole history every
+        # step). Bedrock and Vertex rewrite the body in their clients, so they get the dict.
+        raw_headers = {"content-type": "application/json"}
+        if betas:
+            raw_headers["anthropic-beta"] = ",".join(betas)
+        send_raw = isinstance(client, AsyncAnthropic)
+
+        def call_api() -> Any:
+            request, raw = body.build(run.history)
+            recorder.body = request
+            if send_raw:
+                return client.post(  # type: ignore[union-attr]
+                    "/v1/messages?beta=true",
+                    cast_to=BetaMessage,
+                    content=raw,
+                    options={"headers": raw_headers, "timeout": config.request_timeout},
+                )
+            return client.beta.messages.create(  # type: ignore[union-attr]
+                **request, betas=betas, timeout=config.request_timeout
+            )
+
+        price = config.model_info.price
+        totals = dict.fromkeys(("input", "output", "cache_creation_input", "cache_read_input"), 0)
+        total_cost: float | None = 0.0 if price else None
+
+        while True:
+            if stop.is_set():
+                yield run.done("stopped")
+                return
+            if run.steps >= config.max_steps:
+                yield run.done("max_steps")
+                return
+            run.steps += 1
+            yield StepStarted(step=run.steps)
+
+            api = run.track(call_api())
+            while not api.done():
+                arrived = run.track(recorder.arrived.wait())
+                await asyncio.wait((api, stop_waiter, arrived), return_when=asyncio.FIRST_COMPLETED)
+                arrived.cancel()
+                for exchange in recorder.drain():
+                    yield exchange
+                if stop.is_set() and not api.done():
+                    await run.cancel_inflight()
+                    for exchange in recorder.drain():
+                        yield exchange
+                    yield run.done("stopped")
+                    return
+            for exchange in recorder.drain():
+                yield exchange
+            try:
+                response = api.result()
+            except Exception as e:
+                log.info("API call failed: %s", e)
+                yield _error_event(e)
+                yield run.done("error")
+                return
+
+            usage = response.usage
+            counts = {
+                "input": usage.input_tokens or 0,
+                "output": usage.output_tokens or 0,
+                "cache_creation_input": usage.cache_creation_input_tokens or 0,
+                "cache_read_input": usage.cache_read_input_tokens or 0,
+            }
+            for key, value in counts.items():
+                totals[key] += value
+            kwargs = {f"{k}_tokens": v for k, v in counts.items()}
+            cost = price.cost(**kwargs) if price else None
+            if total_cost is not None and cost is not None:
+                total_cost += cost
+            yield Usage(
+                **kwargs,
+                **{f"total_{k}_tokens": v for k, v in totals.items()},
+                cost_usd=cost,
+                total_cost_usd=total_cost,
+            )
+
+            blocks = h.response_to_params(response.content)
+            if blocks:
+                run.history.append({"role": "assistant", "content": blocks})
+            for block in blocks:
+                yield AssistantBlock(block=block)
+            calls = [b for b in blocks if b["type"] == "tool_use"]
+            if not calls:
+                yield run.done("end_turn")
+                return
+
+            run.partial_results = []
+            for call in calls:
+                if stop.is_set():
+                    break
+                yield ToolStarted(
+                    tool_use_id=call["id"],
+                    name=call["name"],
+                    input=call["input"] if isinstance(call["input"], dict) else {},
+                )
+                task = run.track(tools.run(name=call["name"], tool_input=call["input"]))
+                await asyncio.wait((task, stop_waiter), return_when=asyncio.FIRST_COMPLETED)
+                if task.done():
+                    result: ToolResult = task.result()
+                else:
+                    await run.cancel_inflight()
+                    result = ToolFailure(error=h.STOPPED_BY_USER)
+                yield ToolResultEvent(tool_use_id=call["id"], name=call["name"], result=result)
+                run.partial_results.append(h.tool_result_block(result, call["id"]))
+            run.commit_partial()
+    except asyncio.CancelledError:
+        await run.cancel_inflight()
+        yield run.done("stopped")
+        raise
+    finally:
+        await run.cancel_inflight()
+        stop_waiter.cancel()
+        if owns_tools and tools is not None:
+            await tools.stop()
+        if owns_client and client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+
+# ---------------------------------------------------------------- the reference's interface
+
+
+def _httpx_pair(exchange: ApiExchange) -> tuple[httpx.Request, httpx.Response | None]:
+    """The exchange as httpx objects, as the reference's api_response_callback receives them."""
+    request = httpx.Request(
+        exchange.method,
+        exchange.url,
+        headers=exchange.request_headers,
+        content=json.dumps(exchange.request_body).encode(),
+    )
+    if exchange.status is None:
+        return request, None
+    body = exchange.response_body
+    content = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    response = httpx.Response(
+        exchange.status, headers=exchange.response_headers, content=content, request=request
+    )
+    return request, response
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: anthropic.BadRequestError,
+    401: anthropic.AuthenticationError,
+    403: anthropic.PermissionDeniedError,
+    404: anthropic.NotFoundError,
+    409: anthropic.ConflictError,
+    413: anthropic.RequestTooLargeError,
+    422: anthropic.UnprocessableEntityError,
+    429: anthropic.RateLimitError,
+    529: anthropic.OverloadedError,
+}
+
+
+def _exception_for(
+    error: ErrorEvent, request: httpx.Request, response: httpx.Response | None, body: Any
+) -> Exception:
+    if response is not None and error.status and error.status >= 400:
+        cls = _STATUS_ERRORS.get(error.status) or (
+            anthropic.InternalServerError if error.status >= 500 else APIStatusError
+        )
+        return cls(error.message, response=response, body=body)  # type: ignore[arg-type]
+    return APIConnectionError(message=error.message, request=request)  # type: ignore[arg-type]
+
+
+async def sampling_loop(
+    *,
+    model: str,
+    provider: APIProvider,
+    system_prompt_suffix: str,
+    messages: list[BetaMessageParam],
+    output_callback: Callable[[BetaContentBlockParam], None],
+    tool_output_callback: Callable[[ToolResult, str], None],
+    api_response_callback: Callable[
+        [httpx.Request, httpx.Response | object | None, Exception | None], None
+    ],
+    api_key: str,
+    only_n_most_recent_images: int | None = None,
+    max_tokens: int = 4096,
+    tool_version: ToolVersion,
+    thinking_budget: int | None = None,
+    token_efficient_tools_beta: bool = False,
+) -> list[BetaMessageParam]:
+    """The reference's entry point: run until Claude stops using tools, calling back as it goes.
+
+    ``messages`` is updated in place to the full history and returned (the reference's
+    contract). ``api_response_callback`` gets (request, response, None) for each HTTP attempt
+    and (request, response or None, the exception) for a final failure.
+    """
+    config = LoopConfig(
+        model=model,
+        provider=APIProvider(provider),
+        api_key=api_key or None,
+        tool_version=tool_version,
+        system_prompt_suffix=system_prompt_suffix,
+        max_tokens=max_tokens,
+        thinking_budget=thinking_budget,
+        only_n_most_recent_images=only_n_most_recent_images or None,
+        token_efficient_tools_beta=token_efficient_tools_beta,
+    )
+    held: ApiExchange | None = None  # the last attempt: its error is known only afterwards
+
+    def flush(error: ErrorEvent | None = None) -> None:
+        nonlocal held
+        if held is None:
+            if error is not None:
+                request = httpx.Request("POST", "https://api.anthropic.com/v1/messages")
+                api_response_callback(request, None, _exception_for(error, request, None, None))
+            return
+        request, response = _httpx_pair(held)
+        exc = _exception_for(error, request, response, held.response_body) if error else None
+        api_response_callback(request, response, exc)
+        held = None
+
+    async for event in agent_events(config, messages):
+        if isinstance(event, ApiExchange):
+            flush()
+            held = event
+            continue
+        flush(event if isinstance(event, ErrorEvent) else None)
+        if isinstance(event, AssistantBlock):
+            output_callback(event.block)  # type: ignore[arg-type]
+        elif isinstance(event, ToolResultEvent):
+            tool_output_callback(event.result, event.tool_use_id)
+        elif isinstance(event, Done):
+            messages[:] = event.messages  # type: ignore[assignment]
+    return messages

@@ -1,0 +1,315 @@
+"""A run saved to disk: ``<root>/<id>/messages.jsonl`` (one event per line) + screenshots.
+
+Screenshots are written once as PNG/JPEG files named by their content hash and referenced by
+file name from the JSON lines, never inlined: a 500-step run stays a small text file, and the
+same screenshot in a tool result and in the final history is stored once. Recorded API
+requests keep only their newest messages (``omitted_messages`` says how many were left out):
+the rest of the history is in the other events. Appends are flushed
+line by line, so a crash loses at most the line being written; a truncated last line is
+skipped on reading and the next append starts on a fresh line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from anthropic.types.beta import BetaMessageParam
+
+from . import history as h
+from .events import (
+    ApiExchange,
+    AssistantBlock,
+    Done,
+    Event,
+    StepStarted,
+    ToolResultEvent,
+    UserMessage,
+    event_from_json,
+    to_json,
+)
+
+log = logging.getLogger(__name__)
+
+EVENTS_FILE = "messages.jsonl"
+META_FILE = "meta.json"
+IMAGES_DIR = "images"
+#: Messages of a request body kept in an ApiExchange line (the newest; see _trim_request).
+KEEP_REQUEST_MESSAGES = 2
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+
+
+def default_root() -> Path:
+    return Path("~/.anthropic/sessions").expanduser()
+
+
+def _new_id() -> str:
+    """Sortable by creation time: UTC timestamp, then random hex against collisions."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S-%f}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class TrajectoryInfo:
+    id: str
+    path: Path
+    title: str
+    created: datetime
+    updated: datetime
+    steps: int
+
+
+class Trajectory:
+    """One saved run (or conversation of several runs). Append events; read them back."""
+
+    def __init__(self, path: Path, *, id: str, title: str = "", created: str = "") -> None:
+        self.path = Path(path)
+        self.id = id
+        self.title = title
+        self.created = created
+
+    # -------------------------------------------------------------- create / open
+
+    @classmethod
+    def create(cls, root: Path | None = None, *, title: str = "") -> Trajectory:
+        root = Path(root) if root is not None else default_root()
+        root.mkdir(parents=True, exist_ok=True)
+        while True:
+            id = _new_id()
+            try:
+                (root / id).mkdir()
+                break
+            except FileExistsError:
+                continue
+        created = datetime.now(UTC).isoformat()
+        trajectory = cls(root / id, id=id, title=title, created=created)
+        trajectory._write_meta()
+        (trajectory.path / EVENTS_FILE).touch()
+        return trajectory
+
+    @classmethod
+    def open(cls, path: Path | str) -> Trajectory:
+        """Open a trajectory folder (or its messages.jsonl)."""
+        path = Path(path).expanduser()
+        if path.name == EVENTS_FILE:
+            path = path.parent
+        if not (path / EVENTS_FILE).is_file():
+            raise FileNotFoundError(f"no {EVENTS_FILE} in {path}")
+        meta = _read_meta(path)
+        return cls(
+            path,
+            id=meta.get("id", path.name),
+            title=meta.get("title", ""),
+            created=meta.get("created", ""),
+        )
+
+    def set_title(self, title: str) -> None:
+        self.title = title
+        self._write_meta()
+
+    def _write_meta(self) -> None:
+        tmp = self.path / (META_FILE + ".tmp")
+        tmp.write_text(
+            json.dumps({"id": self.id, "title": self.title, "created": self.created}),
+            encoding="utf-8",
+        )
+        os.replace(tmp, self.path / META_FILE)
+
+    # -------------------------------------------------------------- writing
+
+    def append(self, event: Event) -> None:
+        """Add one event as a JSON line (screenshots to files), flushed to disk."""
+        data = to_json(event)
+        if isinstance(event, ApiExchange):
+            data["request_body"] = _trim_request(data["request_body"])
+        data = self._externalize(data)
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        file = self.path / EVENTS_FILE
+        with open(file, "ab") as f:
+            if f.tell() > 0 and not _ends_with_newline(file):
+                f.write(b"\n")  # a crash left half a line: never glue onto it
+            f.write(line.encode("utf-8") + b"\n")
+            f.flush()
+
+    def _save_image(self, data: str, media_type: str) -> str | None:
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            return None  # not base64: leave it inline rather than lose it
+        name = f"{hashlib.sha256(raw).hexdigest()[:32]}.{_EXTENSIONS.get(media_type, 'png')}"
+        target = self.path / IMAGES_DIR / name
+        if not target.exists():
+            target.parent.mkdir(exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(raw)
+            os.replace(tmp, target)
+        return f"{IMAGES_DIR}/{name}"
+
+    def _externalize(self, value: Any) -> Any:
+        """A copy of ``value`` with every base64 image replaced by a file reference."""
+        if isinstance(value, list):
+            return [self._externalize(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if value.get("type") == "base64" and isinstance(value.get("data"), str):
+            name = self._save_image(value["data"], value.get("media_type", "image/png"))
+            if name is not None:
+                return {k: v for k, v in value.items() if k != "data"} | {"file": name}
+        out = {k: self._externalize(v) for k, v in value.items()}
+        if isinstance(out.get("base64_image"), str):
+            image = out["base64_image"]
+            name = self._save_image(image, h.image_media_type(image))
+            if name is not None:
+                out["base64_image"] = None
+                out["base64_image_file"] = name
+        return out
+
+    # -------------------------------------------------------------- reading
+
+    def _internalize(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self._internalize(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if value.get("type") == "base64" and "file" in value and "data" not in value:
+            data = self._load_image(value["file"])
+            return {k: v for k, v in value.items() if k != "file"} | {"data": data}
+        out = {k: self._internalize(v) for k, v in value.items()}
+        if "base64_image_file" in out:
+            out["base64_image"] = self._load_image(out.pop("base64_image_file"))
+        return out
+
+    def _load_image(self, name: str) -> str:
+        target = (self.path / name).resolve()
+        if self.path.resolve() not in target.parents:
+            raise ValueError(f"image reference outside the trajectory: {name}")
+        return base64.b64encode(target.read_bytes()).decode()
+
+    def _lines(self) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        try:
+            text = (self.path / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return records
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except ValueError:
+                log.warning("%s line %d is not JSON (a crash mid-write?); skipped", self.id, number)
+        return records
+
+    def events(self) -> list[Event]:
+        """Every saved event, screenshots loaded back as base64."""
+        events: list[Event] = []
+        for record in self._lines():
+            try:
+                events.append(event_from_json(self._internalize(record)))
+            except (ValueError, TypeError, KeyError, OSError) as e:
+                log.warning("%s: skipping an unreadable event: %s", self.id, e)
+        return events
+
+    def messages(self) -> list[BetaMessageParam]:
+        """The history to continue from: the last Done's messages, plus whatever a later run
+        that died without a Done recorded, healed so the API accepts it."""
+        return rebuild_messages(self.events())  # type: ignore[return-value]
+
+    def info(self) -> TrajectoryInfo:
+        file = self.path / EVENTS_FILE
+        steps = 0
+        try:
+            with open(file, "rb") as f:
+                steps = sum(1 for line in f if line.startswith(b'{"kind":"step"'))
+            updated = datetime.fromtimestamp(file.stat().st_mtime, UTC)
+        except FileNotFoundError:
+            updated = datetime.now(UTC)
+        try:
+            created = datetime.fromisoformat(self.created)
+        except ValueError:
+            created = updated
+        return TrajectoryInfo(
+            id=self.id,
+            path=self.path,
+            title=self.title,
+            created=created,
+            updated=updated,
+            steps=steps,
+        )
+
+
+def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
+    """The conversation the events describe (see Trajectory.messages)."""
+    start = 0
+    messages: list[dict[str, Any]] = []
+    for i in range(len(events) - 1, -1, -1):
+        if isinstance(events[i], Done):
+            messages = list(events[i].messages)  # type: ignore[union-attr]
+            start = i + 1
+            break
+    for event in events[start:]:
+        match event:
+            case UserMessage(text=text):
+                messages.append({"role": "user", "content": [{"type": "text", "text": text}]})
+            case StepStarted():
+                messages.append({"role": "assistant", "content": []})
+            case AssistantBlock(block=block):
+                if not messages or messages[-1]["role"] != "assistant":
+                    messages.append({"role": "assistant", "content": []})
+                messages[-1]["content"].append(block)
+            case ToolResultEvent(tool_use_id=tool_use_id, result=result):
+                if not messages or messages[-1]["role"] != "user":
+                    messages.append({"role": "user", "content": []})
+                messages[-1]["content"].append(h.tool_result_block(result, tool_use_id))
+            case ApiExchange() | _:
+                pass
+    return h.heal(messages)
+
+
+def _trim_request(body: Any) -> Any:
+    """A request body without the earlier history (which the other events already hold), so
+    that a long run's file grows with its length, not with its square."""
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return body
+    messages = body["messages"]
+    keep = KEEP_REQUEST_MESSAGES
+    if len(messages) <= keep:
+        return body
+    return {**body, "messages": messages[-keep:], "omitted_messages": len(messages) - keep}
+
+
+def _ends_with_newline(file: Path) -> bool:
+    with open(file, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+        return meta if isinstance(meta, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def list_trajectories(root: Path | None = None) -> list[TrajectoryInfo]:
+    """Every trajectory under ``root``, newest first (by last update)."""
+    root = Path(root) if root is not None else default_root()
+    if not root.is_dir():
+        return []
+    infos = []
+    for child in root.iterdir():
+        if (child / EVENTS_FILE).is_file():
+            try:
+                infos.append(Trajectory.open(child).info())
+            except OSError as e:
+                log.warning("cannot read trajectory %s: %s", child, e)
+    return sorted(infos, key=lambda i: (i.updated, i.id), reverse=True)

@@ -1,0 +1,345 @@
+"""A fake Anthropic Messages API: a real HTTP server on 127.0.0.1 that checks every request
+like the real API (validate.py) and answers from a script of replies.
+
+Each valid ``POST /v1/messages`` consumes the next script item: a ``Reply`` or a function of
+the request body returning one. An invalid request is answered 400 (401 without a key) with
+the API's error JSON and consumes nothing. Every request is recorded, valid or not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .validate import Invalid, count_cache_control, sign, validate_request
+
+DEFAULT_SECRET = b"fake-api-thinking-secret"
+SIGN_ME = "__sign__"  # placeholder signature, replaced by the server's real one
+
+
+@dataclass
+class Reply:
+    """One scripted answer. ``body`` None with status 200 means "a message of ``content``"."""
+
+    status: int = 200
+    content: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None
+    body: Any = None  # a dict is sent as JSON, a str/bytes verbatim (malformed bodies)
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before answering (slow responses)
+    drop: bool = False  # close the connection without answering
+    usage: dict[str, int] | None = None  # override the computed usage
+
+
+ScriptItem = Reply | Callable[[dict[str, Any]], Reply]
+
+_ids = itertools.count(1)
+
+
+def text(value: str) -> dict[str, Any]:
+    return {"type": "text", "text": value}
+
+
+def tool_use(name: str, input: Any, id: str | None = None) -> dict[str, Any]:
+    return {
+        "type": "tool_use",
+        "id": id or f"toolu_fake_{next(_ids):05d}",
+        "name": name,
+        "input": input,
+    }
+
+
+def thinking(value: str) -> dict[str, Any]:
+    """A thinking block; the server signs it (the signature is checked when it comes back)."""
+    return {"type": "thinking", "thinking": value, "signature": SIGN_ME}
+
+
+def redacted_thinking(data: str = "RW5jcnlwdGVkIHRoaW5raW5n") -> dict[str, Any]:
+    return {"type": "redacted_thinking", "data": data}
+
+
+def message(*blocks: dict[str, Any], stop_reason: str | None = None, delay: float = 0.0) -> Reply:
+    """A 200 reply; stop_reason defaults to tool_use when a block is a tool_use."""
+    if stop_reason is None:
+        stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+    return Reply(content=list(blocks), stop_reason=stop_reason, delay=delay)
+
+
+def error(
+    status: int,
+    msg: str,
+    *,
+    type: str | None = None,
+    retry_after: float | None = None,
+    delay: float = 0.0,
+) -> Reply:
+    """An error reply with the API's JSON shape (and ``retry-after`` if given)."""
+    kind = type or {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        413: "request_too_large",
+        429: "rate_limit_error",
+        529: "overloaded_error",
+    }.get(status, "api_error")
+    headers = {"retry-after": f"{retry_after:g}"} if retry_after is not None else {}
+    return Reply(
+        status=status,
+        body={"type": "error", "error": {"type": kind, "message": msg}},
+        headers=headers,
+        delay=delay,
+    )
+
+
+def malformed(raw: str = '{"id": "msg_broken", "type": "mess', status: int = 200) -> Reply:
+    return Reply(status=status, body=raw, headers={"content-type": "application/json"})
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it, and what it answered."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    status: int = 0
+    error: str | None = None  # the validation message when refused
+    response: Any = None
+    at: float = 0.0
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+
+class FakeAnthropicAPI:
+    """The server. Use as a context manager or call start()/stop()."""
+
+    def __init__(
+        self,
+        script: Iterable[ScriptItem] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default: ScriptItem | None = None,
+        secret: bytes = DEFAULT_SECRET,
+    ) -> None:
+        self.script: deque[ScriptItem] = deque(script)
+        self.default = default
+        self.secret = secret
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._cache: set[str] = set()
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # -------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeAnthropicAPI:
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._closing.set()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeAnthropicAPI:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -------------------------------------------------------------- script
+
+    def push(self, *items: ScriptItem) -> None:
+        with self._lock:
+            self.script.extend(items)
+
+    @property
+    def remaining(self) -> int:
+        return len(self.script)
+
+    @property
+    def valid_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if r.valid]
+
+    @property
+    def invalid_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if not r.valid]
+
+    # -------------------------------------------------------------- answering
+
+    def answer(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes
+    ) -> tuple[Recorded, Reply]:
+        """Validate, record and pick the reply for one request (the HTTP-free part)."""
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        record = Recorded(method=method, path=path, headers=headers, body=body, at=time.time())
+        with self._lock:
+            self.requests.append(record)
+        if method != "POST" or path.split("?")[0] != "/v1/messages":
+            reply = error(404, f"{method} {path} not found", type="not_found_error")
+            record.error = "not found"
+            return record, reply
+        try:
+            validate_request(headers, body, secret=self.secret)
+        except Invalid as e:
+            record.error = e.message
+            return record, error(e.status, e.message, type=e.error_type)
+        with self._lock:
+            item = self.script.popleft() if self.script else self.default
+        if item is None:
+            reply = error(400, "fake API: the script is exhausted", type="invalid_request_error")
+        else:
+            reply = item(body) if callable(item) else item
+        if reply.status == 200 and reply.body is None:
+            reply = Reply(**{**reply.__dict__, "body": self._message_body(body, reply)})
+        return record, reply
+
+    def _message_body(self, request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        content = []
+        for block in reply.content:
+            block = dict(block)
+            if block.get("type") == "thinking" and block.get("signature") == SIGN_ME:
+                block["signature"] = sign(self.secret, block["thinking"])
+            content.append(block)
+        usage = reply.usage or self._usage(request, content)
+        return {
+            "id": f"msg_fake_{next(_ids):06d}",
+            "type": "message",
+            "role": "assistant",
+            "model": request.get("model", "claude-fake"),
+            "content": content,
+            "stop_reason": reply.stop_reason,
+            "stop_sequence": None,
+            "usage": usage,
+        }
+
+    def _usage(self, request: dict[str, Any], content: list[dict[str, Any]]) -> dict[str, int]:
+        """Token counts (4 characters a token) with a simulated prompt cache: a prefix ending
+        at a cache_control breakpoint is written once and read by later requests."""
+        hasher = hashlib.sha256()
+        chars = 0
+        breakpoints: list[tuple[str, int]] = []
+
+        def feed(segment: Any) -> None:
+            nonlocal chars
+            marked = count_cache_control(segment) > 0
+            data = json.dumps(_strip(segment), sort_keys=True, separators=(",", ":"))
+            hasher.update(data.encode())
+            chars += len(data)
+            if marked:
+                breakpoints.append((hasher.copy().hexdigest(), chars))
+
+        for tool in request.get("tools") or []:
+            feed(tool)
+        system = request.get("system")
+        for block in [system] if isinstance(system, str) else system or []:
+            feed(block)
+        for msg in request.get("messages") or []:
+            hasher.update(msg["role"].encode())
+            blocks = msg["content"] if isinstance(msg["content"], list) else [msg["content"]]
+            for block in blocks:
+                feed(block)
+        with self._lock:
+            read = max((n for h, n in breakpoints if h in self._cache), default=0)
+            written = max((n for _, n in breakpoints), default=0)
+            self._cache.update(h for h, _ in breakpoints)
+        creation = max(0, written - read)
+        total = max(1, chars // 4)
+        read_t, creation_t = read // 4, creation // 4
+        return {
+            "input_tokens": max(0, total - read_t - creation_t),
+            "output_tokens": max(1, len(json.dumps(content)) // 4),
+            "cache_creation_input_tokens": creation_t,
+            "cache_read_input_tokens": read_t,
+        }
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                self._handle()
+
+            def do_POST(self) -> None:
+                self._handle()
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                record, reply = api.answer(self.command, self.path, headers, raw)
+                if reply.delay and api._closing.wait(reply.delay):
+                    return
+                if reply.drop:
+                    record.status = -1
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                body = reply.body
+                if isinstance(body, (dict, list)):
+                    payload = json.dumps(body).encode()
+                elif isinstance(body, str):
+                    payload = body.encode()
+                else:
+                    payload = body or b""
+                record.status = reply.status
+                record.response = body
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("request-id", f"req_fake_{len(api.requests):06d}")
+                    for name, value in reply.headers.items():
+                        if name.lower() != "content-type":
+                            self.send_header(name, value)
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
+        return Handler
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value

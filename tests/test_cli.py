@@ -1,0 +1,148 @@
+"""The headless CLI as a user runs it: a subprocess against the fake Messages API."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from computer_use_demo import history as h
+from computer_use_demo.events import Done, UserMessage
+from computer_use_demo.trajectory import Trajectory, list_trajectories
+from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
+from tests.support.bash import kill_leftovers, wait_gone
+from tests.support.loop import fake_api_fixture  # noqa: F401 - fixture
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cli(*args: str, api: FakeAnthropicAPI, **kwargs: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-cli-secret", "PYTHONWARNINGS": "ignore"}
+    env.pop("ANTHROPIC_BASE_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "computer_use_demo", "--base-url", api.url, *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, out, err
+
+
+def test_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "computer_use_demo", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for option in (
+        "--max-steps",
+        "--model",
+        "--provider",
+        "--tool-version",
+        "--continue",
+        "--trajectory-dir",
+    ):
+        assert option in result.stdout
+
+
+def test_a_task_end_to_end_then_continued(fake_api: FakeAnthropicAPI, tmp_path: Path) -> None:
+    fake_api.push(
+        message(text("Let me run it."), tool_use("bash", {"command": "echo cli-bash-ok"})),
+        message(text("It printed cli-bash-ok.")),
+    )
+    code, out, err = finish(
+        cli("--trajectory-dir", str(tmp_path), "--max-steps", "5", "print something", api=fake_api)
+    )
+    assert code == 0, err
+    assert "You: print something" in out
+    assert '→ bash {"command": "echo cli-bash-ok"}' in out
+    assert "← cli-bash-ok" in out
+    assert "Claude: It printed cli-bash-ok." in out
+    assert "Done: end_turn after 2 steps." in out
+    assert not fake_api.invalid_requests
+    assert "sk-ant-cli-secret" not in out + err
+
+    (info,) = list_trajectories(tmp_path)
+    assert info.steps == 2 and info.title == "print something"
+    trajectory = Trajectory.open(info.path)
+    events = trajectory.events()
+    assert isinstance(events[0], UserMessage) and isinstance(events[-1], Done)
+    assert "sk-ant-cli-secret" not in (info.path / "messages.jsonl").read_text()
+    assert len(trajectory.messages()) == 4
+
+    fake_api.push(message(text("Continued.")))
+    code, out, err = finish(cli("--continue", str(info.path), "and now?", api=fake_api))
+    assert code == 0, err
+    assert "Claude: Continued." in out
+    last = fake_api.requests[-1]
+    assert last.valid and len(last.body["messages"]) == 5
+    assert last.body["messages"][-1]["content"][-1]["text"] == "and now?"
+    assert len(Trajectory.open(info.path).messages()) == 6
+
+
+def test_max_steps_exit_status(fake_api: FakeAnthropicAPI, tmp_path: Path) -> None:
+    fake_api.push(*[message(tool_use("bash", {"command": "true"})) for _ in range(3)])
+    code, out, _ = finish(cli("--no-save", "--max-steps", "1", "loop", api=fake_api))
+    assert code == 3 and "Done: max_steps after 1 step." in out
+
+
+def test_ctrl_c_stops_the_run_and_saves_a_healed_history(
+    fake_api: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    marker = tmp_path / "sleep.pid"
+    command = f"sleep 60 & echo $! > {marker}.tmp; mv {marker}.tmp {marker}; wait; echo never"
+    fake_api.push(
+        message(
+            tool_use("bash", {"command": command}, id="toolu_sleep"),
+            tool_use("bash", {"command": "echo second"}, id="toolu_second"),
+        )
+    )
+    proc = cli("--trajectory-dir", str(tmp_path / "runs"), "wait a minute", api=fake_api)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the bash tool never started"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        code, out, err = finish(proc, timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 130, (out, err)
+    assert time.monotonic() - t0 < 15
+    assert "Done: stopped after 1 step." in out
+    (info,) = list_trajectories(tmp_path / "runs")
+    events = Trajectory.open(info.path).events()
+    final = events[-1]
+    assert isinstance(final, Done) and final.reason == "stopped"
+    results = final.messages[-1]["content"]
+    assert [r["tool_use_id"] for r in results] == ["toolu_sleep", "toolu_second"]
+    assert all(r["is_error"] for r in results)
+    assert results[1]["content"] == h.STOPPED_BY_USER
+    # the command's process group died with the stop
+    sleep_pid = int(marker.read_text())
+    try:
+        assert not wait_gone(sleep_pid), "the running command must not survive Ctrl+C"
+    finally:
+        kill_leftovers(sleep_pid)

@@ -1,41 +1,371 @@
-"""The computer tool: mouse, keyboard and screenshots on the X display, every version."""
+"""The computer tool: mouse, keyboard and screenshots on the X display, every version.
+
+xdotool always gets an argv list. Text to type is one argv element after ``--``. Key names
+are whitespace-separated argv elements, and none may be an xdotool command name: xdotool
+chains commands, so ``key`` with text like ``a exec rm -rf ~`` would otherwise run a program.
+
+After an action the screen is left to settle (see ``screen.Screen.settled``) and the settled
+screenshot is returned, scaled to the size advertised in ``to_params``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from anthropic.types.beta import BetaToolUnionParam
 
-from .base import BaseAnthropicTool, ToolResult
+from ..screen import Screen, ScreenError
+from .base import BaseAnthropicTool, ToolError, ToolResult
+from .run import run
 from .specs import COMPUTER_20241022, COMPUTER_20250124, COMPUTER_20251124
+
+TYPING_DELAY_MS = 12
+TYPING_GROUP_SIZE = 50
+#: Characters missing from the keymap (non-ASCII) are typed slower: xdotool binds each to a
+#: spare keycode just for the keystroke, and the app must read the new keymap before xdotool
+#: restores it, or the character is lost. 12 ms drops some on a busy machine.
+UNMAPPED_TYPING_DELAY_MS = 100
+#: Pause between the clicks of a double/triple click: well inside every toolkit's
+#: double-click time (xterm 250 ms, GTK/Qt 400 ms).
+MULTI_CLICK_GAP = "0.08"
+XDOTOOL_TIMEOUT = 30.0
+SCROLL_BUTTONS = {"up": "4", "down": "5", "left": "6", "right": "7"}
+CLICKS: dict[str, tuple[str, int]] = {
+    "left_click": ("1", 1),
+    "right_click": ("3", 1),
+    "middle_click": ("2", 1),
+    "double_click": ("1", 2),
+    "triple_click": ("1", 3),
+}
+#: xdotool's command words (``xdotool help``); a key name equal to one would start a chain.
+XDOTOOL_COMMANDS = frozenset(
+    """getactivewindow getwindowfocus getwindowname getwindowpid getwindowgeometry
+    getdisplaygeometry search selectwindow help version behave behave_screen_edge click
+    getmouselocation key keydown keyup mousedown mousemove mousemove_relative mouseup
+    set_window type windowactivate windowfocus windowkill windowclose windowmap
+    windowminimize windowmove windowraise windowreparent windowsize windowunmap
+    set_num_desktops get_num_desktops set_desktop get_desktop set_desktop_for_window
+    get_desktop_for_window get_desktop_viewport set_desktop_viewport exec sleep""".split()
+)
+
+#: The input fields the computer tool knows; which ones each action takes is below.
+KNOWN_FIELDS = frozenset(
+    {"coordinate", "text", "start_coordinate", "scroll_direction", "scroll_amount"}
+    | {"duration", "key", "region"}
+)
+_FIELDS_20241022: dict[str, frozenset[str]] = {
+    "key": frozenset({"text"}),
+    "type": frozenset({"text"}),
+    "mouse_move": frozenset({"coordinate"}),
+    "left_click_drag": frozenset({"coordinate"}),
+    "screenshot": frozenset(),
+    "cursor_position": frozenset(),
+    **{click: frozenset() for click in CLICKS},
+}
+_FIELDS_2025: dict[str, frozenset[str]] = {
+    **_FIELDS_20241022,
+    # The modifier of a click is `key`; the reference reads it from `text`: accept both.
+    **{click: frozenset({"coordinate", "key", "text"}) for click in CLICKS},
+    "left_click_drag": frozenset({"coordinate", "start_coordinate"}),
+    "left_mouse_down": frozenset(),
+    "left_mouse_up": frozenset(),
+    "scroll": frozenset({"scroll_direction", "scroll_amount", "coordinate", "text", "key"}),
+    "hold_key": frozenset({"text", "duration"}),
+    "wait": frozenset({"duration"}),
+    "zoom": frozenset({"region"}),
+}
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "key": ("text",),
+    "type": ("text",),
+    "mouse_move": ("coordinate",),
+    "left_click_drag": ("coordinate",),
+    "scroll": ("scroll_direction", "scroll_amount"),
+    "hold_key": ("text", "duration"),
+    "wait": ("duration",),
+    "zoom": ("region",),
+}
+
+
+def chunks(s: str, chunk_size: int) -> list[str]:
+    """``s`` cut into pieces of at most ``chunk_size`` characters."""
+    return [s[i : i + chunk_size] for i in range(0, len(s), chunk_size)]
+
+
+def typing_groups(text: str) -> list[tuple[str, int]]:
+    """(chunk, delay in ms) pairs to type ``text``: ASCII runs in 50-character chunks at the
+    reference's speed, other characters slower (see UNMAPPED_TYPING_DELAY_MS)."""
+    runs = re.findall(r"[\x00-\x7f]+|[^\x00-\x7f]+", text)
+    return [
+        (chunk, TYPING_DELAY_MS if run.isascii() else UNMAPPED_TYPING_DELAY_MS)
+        for run in runs
+        for chunk in chunks(run, TYPING_GROUP_SIZE)
+    ]
+
+
+def key_args(text: str) -> list[str]:
+    """xdotool key arguments for ``text`` (e.g. ``ctrl+s`` or ``Down Down Return``)."""
+    keys = text.split()
+    if not keys:
+        raise ToolError("no key given: send a key or combination such as `Return` or `ctrl+s`")
+    for key in keys:
+        if key.lower() in XDOTOOL_COMMANDS or (key.startswith("-") and len(key) > 1):
+            raise ToolError(
+                f"{key!r} is not a key name. Use xdotool key names such as `Return`, "
+                "`ctrl+a`, `alt+Tab`, `Down`, `KP_0`."
+            )
+    return keys
 
 
 class ComputerTool(BaseAnthropicTool):
-    """Drives the X display ``:$DISPLAY_NUM`` with xdotool; screenshots are scaled for the API."""
+    """Drives the X display ``:$DISPLAY_NUM`` with xdotool; screenshots are scaled for the API.
+
+    ``width``/``height``/``display_num`` default to $WIDTH/$HEIGHT/$DISPLAY_NUM; without a
+    display number the tool uses $DISPLAY.
+    """
 
     spec = COMPUTER_20250124
 
-    def __init__(self) -> None:
-        self.width = int(os.environ.get("WIDTH", "1024"))
-        self.height = int(os.environ.get("HEIGHT", "768"))
-        num = os.environ.get("DISPLAY_NUM")
-        self.display_num = int(num) if num is not None else None
+    def __init__(
+        self,
+        *,
+        width: int | None = None,
+        height: int | None = None,
+        display_num: int | None = None,
+        screen: Screen | None = None,
+    ) -> None:
+        self.width = width if width is not None else int(os.environ.get("WIDTH") or 1024)
+        self.height = height if height is not None else int(os.environ.get("HEIGHT") or 768)
+        if display_num is None and os.environ.get("DISPLAY_NUM"):
+            display_num = int(os.environ["DISPLAY_NUM"])
+        self.display_num = display_num
+        self.display = f":{display_num}" if display_num is not None else os.environ.get("DISPLAY")
+        self.screen = screen or Screen(self.display or "", self.width, self.height)
+        self.scaling = self.screen.scaling
 
-    async def __call__(self, *, action: str, **kwargs: Any) -> ToolResult:
-        raise NotImplementedError  # implemented by the desktop work item
+    @property
+    def fields(self) -> Mapping[str, frozenset[str]]:
+        """The input fields each action of this version takes."""
+        return _FIELDS_20241022 if self.spec is COMPUTER_20241022 else _FIELDS_2025
 
     def to_params(self) -> BetaToolUnionParam:
         params: dict[str, Any] = {
             "type": self.api_type,
             "name": self.name,
-            "display_width_px": self.width,
-            "display_height_px": self.height,
+            "display_width_px": self.scaling.api_width,
+            "display_height_px": self.scaling.api_height,
         }
         if self.display_num is not None:
             params["display_number"] = self.display_num
-        params.update(self.spec.options)
+        params.update({k: v for k, v in self.spec.options.items() if v is not None})
         return params  # type: ignore[return-value]
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    async def __call__(self, *, action: str, **kwargs: Any) -> ToolResult:
+        if action not in self.spec.choices:
+            raise ToolError(
+                f"Unknown action {action!r} for {self.api_type}; valid actions: "
+                + ", ".join(sorted(self.spec.choices))
+            )
+        if not self.display:
+            raise ToolError("No X display to use: set DISPLAY_NUM (or DISPLAY)")
+        given = {k: v for k, v in kwargs.items() if v is not None and k in KNOWN_FIELDS}
+        accepted = self.fields[action]
+        for name in sorted(given.keys() - accepted):
+            hint = ""
+            if name == "coordinate" and action in CLICKS:
+                hint = " Move the mouse there first with `mouse_move`."
+            takes = ", ".join(f"`{f}`" for f in sorted(accepted)) or "no other fields"
+            raise ToolError(
+                f"`{name}` is not accepted for action `{action}` (it takes {takes}).{hint}"
+            )
+        for name in _REQUIRED.get(action, ()):
+            if name not in given:
+                raise ToolError(f"`{name}` is required for action `{action}`")
+        try:
+            return await getattr(self, f"_{action}")(**given)
+        except ScreenError as exc:
+            raise ToolError(str(exc)) from exc
+
+    # --- helpers ------------------------------------------------------------------------
+
+    async def _xdotool(self, *args: str, timeout: float = XDOTOOL_TIMEOUT) -> str:
+        """Run xdotool on our display; return what it printed on stderr (warnings)."""
+        env = {**os.environ, "DISPLAY": self.display or ""}
+        code, _out, err = await run(["xdotool", *args], timeout=timeout, env=env)
+        if code != 0:
+            raise ToolError(f"xdotool {args[0]} failed: {err.strip() or f'exit status {code}'}")
+        return err.strip()
+
+    def _point(self, coordinate: Any, name: str = "coordinate") -> list[str]:
+        if (
+            not isinstance(coordinate, Sequence)
+            or len(coordinate) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in coordinate)
+        ):
+            raise ToolError(f"`{name}` must be a list of two integers [x, y], got {coordinate!r}")
+        x, y = self.scaling.to_screen(*coordinate)
+        return [str(x), str(y)]
+
+    async def _settled(self, warnings: str = "", output: str | None = None) -> ToolResult:
+        image = await self.screen.screenshot(settle=True)
+        return ToolResult(output=output, error=warnings or None, base64_image=image)
+
+    def _modifier(self, key: str | None, text: str | None) -> list[str]:
+        if key is not None and text is not None and key != text:
+            raise ToolError("give the modifier key in `key` only (not also in `text`)")
+        chosen = key if key is not None else text
+        return key_args(chosen) if chosen is not None else []
+
+    async def _with_modifier(self, modifier: list[str], *args: str) -> str:
+        """Run xdotool ``args`` with ``modifier`` keys held; the keys are always released."""
+        if not modifier:
+            return await self._xdotool(*args)
+        warnings = [await self._xdotool("keydown", "--", *modifier)]
+        try:
+            warnings.append(await self._xdotool(*args))
+        finally:
+            warnings.append(await self._xdotool("keyup", "--", *modifier))
+        return "\n".join(w for w in warnings if w)
+
+    # --- actions ------------------------------------------------------------------------
+
+    async def _key(self, text: str) -> ToolResult:
+        return await self._settled(await self._xdotool("key", "--", *key_args(text)))
+
+    async def _type(self, text: str) -> ToolResult:
+        warnings = []
+        for chunk, delay in typing_groups(text):
+            warnings.append(await self._xdotool("type", "--delay", str(delay), "--", chunk))
+        return await self._settled("\n".join(w for w in warnings if w))
+
+    async def _mouse_move(self, coordinate: Any) -> ToolResult:
+        return await self._settled(await self._xdotool("mousemove", *self._point(coordinate)))
+
+    async def _click(
+        self, action: str, coordinate: Any = None, key: str | None = None, text: str | None = None
+    ) -> ToolResult:
+        button, count = CLICKS[action]
+        modifier = self._modifier(key, text)
+        move = ["mousemove", *self._point(coordinate)] if coordinate is not None else []
+        if move and modifier:
+            await self._xdotool(*move)  # move first, so the keys are held only for the click
+            move = []
+        clicks: list[str] = []
+        for i in range(count):
+            if i:
+                clicks += ["sleep", MULTI_CLICK_GAP]
+            clicks += ["mousedown", button, "mouseup", button]
+        return await self._settled(await self._with_modifier(modifier, *move, *clicks))
+
+    async def _left_click(self, **kwargs: Any) -> ToolResult:
+        return await self._click("left_click", **kwargs)
+
+    async def _right_click(self, **kwargs: Any) -> ToolResult:
+        return await self._click("right_click", **kwargs)
+
+    async def _middle_click(self, **kwargs: Any) -> ToolResult:
+        return await self._click("middle_click", **kwargs)
+
+    async def _double_click(self, **kwargs: Any) -> ToolResult:
+        return await self._click("double_click", **kwargs)
+
+    async def _triple_click(self, **kwargs: Any) -> ToolResult:
+        return await self._click("triple_click", **kwargs)
+
+    async def _left_click_drag(self, coordinate: Any, start_coordinate: Any = None) -> ToolResult:
+        end = self._point(coordinate)
+        start = self._point(start_coordinate, "start_coordinate") if start_coordinate else None
+        # Press, move (via the midpoint when the start is known: toolkits start a drag on a
+        # first motion and follow the next), release; short pauses so the app sees a drag.
+        args = ["mousemove", *start] if start else []
+        args += ["mousedown", "1", "sleep", "0.05"]
+        if start:
+            middle = [str((int(a) + int(b)) // 2) for a, b in zip(start, end, strict=True)]
+            args += ["mousemove", *middle, "sleep", "0.05"]
+        args += ["mousemove", *end, "sleep", "0.05", "mouseup", "1"]
+        return await self._settled(await self._xdotool(*args))
+
+    async def _left_mouse_down(self) -> ToolResult:
+        return await self._settled(await self._xdotool("mousedown", "1"))
+
+    async def _left_mouse_up(self) -> ToolResult:
+        return await self._settled(await self._xdotool("mouseup", "1"))
+
+    async def _scroll(
+        self,
+        scroll_direction: str,
+        scroll_amount: Any,
+        coordinate: Any = None,
+        text: str | None = None,
+        key: str | None = None,
+    ) -> ToolResult:
+        if scroll_direction not in SCROLL_BUTTONS:
+            raise ToolError(
+                f"`scroll_direction` must be one of {', '.join(SCROLL_BUTTONS)}; "
+                f"got {scroll_direction!r}"
+            )
+        if not isinstance(scroll_amount, int) or isinstance(scroll_amount, bool):
+            raise ToolError(f"`scroll_amount` must be an integer, got {scroll_amount!r}")
+        if not 0 <= scroll_amount <= 100:
+            raise ToolError(f"`scroll_amount` must be in 0..100, got {scroll_amount}")
+        modifier = self._modifier(key, text)
+        if coordinate is not None:
+            await self._xdotool("mousemove", *self._point(coordinate))
+        button = SCROLL_BUTTONS[scroll_direction]
+        wheel: list[str] = []
+        for _ in range(scroll_amount):
+            wheel += ["mousedown", button, "mouseup", button]
+        warnings = await self._with_modifier(modifier, *wheel) if wheel else ""
+        return await self._settled(warnings)
+
+    def _duration(self, duration: Any) -> float:
+        if not isinstance(duration, int | float) or isinstance(duration, bool):
+            raise ToolError(f"`duration` must be a number of seconds, got {duration!r}")
+        if not 0 <= duration <= 100:
+            raise ToolError(f"`duration` must be between 0 and 100 seconds, got {duration}")
+        return float(duration)
+
+    async def _hold_key(self, text: str, duration: Any) -> ToolResult:
+        seconds = self._duration(duration)
+        keys = key_args(text)
+        warnings = [await self._xdotool("keydown", "--", *keys)]
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            warnings.append(await self._xdotool("keyup", "--", *keys))
+        return await self._settled("\n".join(w for w in warnings if w))
+
+    async def _wait(self, duration: Any) -> ToolResult:
+        await asyncio.sleep(self._duration(duration))
+        return ToolResult(base64_image=await self.screen.screenshot())
+
+    async def _screenshot(self) -> ToolResult:
+        return ToolResult(base64_image=await self.screen.screenshot())
+
+    async def _cursor_position(self) -> ToolResult:
+        env = {**os.environ, "DISPLAY": self.display or ""}
+        code, out, err = await run(
+            ["xdotool", "getmouselocation", "--shell"], timeout=XDOTOOL_TIMEOUT, env=env
+        )
+        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        if code != 0 or "X" not in values or "Y" not in values:
+            raise ToolError(f"cannot read the pointer position: {err.strip() or out.strip()}")
+        x, y = self.scaling.to_api(int(values["X"]), int(values["Y"]))
+        return ToolResult(output=f"X={x},Y={y}")
+
+    async def _zoom(self, region: Any) -> ToolResult:
+        if (
+            not isinstance(region, Sequence)
+            or len(region) != 4
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in region)
+        ):
+            raise ToolError(f"`region` must be four integers [x0, y0, x1, y1], got {region!r}")
+        return ToolResult(base64_image=await self.screen.zoom(list(region)))
 
 
 class ComputerTool20241022(ComputerTool):

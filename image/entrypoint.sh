@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The container's (and the native run's) foreground process: start the desktop, then the web
+# app if present, and stay up until SIGTERM/SIGINT, which stops everything quickly.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+webapp_pid=""
+shutdown() {
+    trap '' TERM INT
+    echo "Stopping..." >&2
+    if [[ -n "$webapp_pid" ]]; then
+        # The web app runs in a session of its own: end all of it.
+        kill -TERM -- "-$webapp_pid" 2>/dev/null || true
+    fi
+    "$here/stop_desktop.sh" || true
+    if [[ -n "$webapp_pid" ]]; then
+        kill -KILL -- "-$webapp_pid" 2>/dev/null || true
+        wait "$webapp_pid" 2>/dev/null || true
+    fi
+    exit 0
+}
+trap shutdown TERM INT
+
+if ! "$here/start_desktop.sh"; then
+    "$here/stop_desktop.sh" || true
+    exit 1
+fi
+
+if [[ -x "$here/start_webapp.sh" ]]; then
+    setsid "$here/start_webapp.sh" &
+    webapp_pid=$!
+fi
+
+echo "✨ Computer Use Demo is ready!"
+echo "➡️  Open http://localhost:8080 in your browser to begin"
+
+# Sleep in short waits so a signal is handled at once, and reap whatever exits meanwhile.
+while :; do
+    sleep 1 &
+    wait $! || true
+done

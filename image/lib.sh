@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Shared by the desktop scripts (sourced, not run): configuration, process tracking per
+# display, and THE one wait helper every part uses to decide it is up or to fail loudly.
+#
+# Every process a part starts carries COMPUTER_USE_DESKTOP=<marker> in its environment, and
+# so does everything launched from it (apps started from the panel, shells in an xterm):
+# stopping the desktop ends exactly those processes, found by that marker, and nothing else.
+
+DISPLAY_NUM="${DISPLAY_NUM:-1}"
+WIDTH="${WIDTH:-1024}"
+HEIGHT="${HEIGHT:-768}"
+VNC_PORT="${VNC_PORT:-5900}"
+NOVNC_PORT="${NOVNC_PORT:-6080}"
+BIND_ADDR="${BIND_ADDR:-0.0.0.0}"
+STATE_DIR="${STATE_DIR:-/tmp/computer-use-$DISPLAY_NUM}"
+READY_TIMEOUT="${READY_TIMEOUT:-30}"
+IMAGE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+DESKTOP_MARKER="COMPUTER_USE_DESKTOP=:${DISPLAY_NUM}@${STATE_DIR}"
+export DISPLAY=":$DISPLAY_NUM"
+
+mkdir -p "$STATE_DIR"
+
+log() { printf '[desktop :%s] %s\n' "$DISPLAY_NUM" "$*" >&2; }
+
+# The host to probe for a port bound to BIND_ADDR (a wildcard bind answers on loopback).
+probe_host() {
+    case "$BIND_ADDR" in
+        0.0.0.0 | "" | "*") echo 127.0.0.1 ;;
+        ::) echo ::1 ;;
+        *) echo "$BIND_ADDR" ;;
+    esac
+}
+
+# True if PID is alive and carries this desktop's marker (so a reused pid never counts).
+is_ours() {
+    alive "$1" && grep -qzxF "$DESKTOP_MARKER" "/proc/$1/environ" 2>/dev/null
+}
+
+# True if PID exists and is not a zombie.
+alive() {
+    local stat
+    [[ -n "$1" ]] && stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    [[ "${stat:0:1}" != Z ]]
+}
+
+part_pid() { cat "$STATE_DIR/$1.pid" 2>/dev/null || true; }
+
+part_running() { is_ours "$(part_pid "$1")"; }
+
+# start_part NAME CMD...: run CMD in a session of its own, logging to NAME.log.
+start_part() {
+    local name="$1"
+    shift
+    env "$DESKTOP_MARKER" setsid "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+    echo $! >"$STATE_DIR/$name.pid"
+}
+
+# fail_part NAME MESSAGE: say what did not come up, show its own log, exit non-zero.
+fail_part() {
+    local name="$1"
+    log "ERROR: $2"
+    if [[ -s "$STATE_DIR/$name.log" ]]; then
+        log "last lines of $STATE_DIR/$name.log:"
+        tail -n 40 "$STATE_DIR/$name.log" >&2
+    fi
+    exit 1
+}
+
+# wait_for NAME CHECK...: the one wait helper. Runs CHECK until it succeeds; fails (with the
+# part's log) when the part's process dies or READY_TIMEOUT seconds pass.
+wait_for() {
+    local name="$1"
+    shift
+    local deadline=$((SECONDS + READY_TIMEOUT))
+    while ! "$@" >/dev/null 2>&1; do
+        if [[ -f "$STATE_DIR/$name.pid" ]] && ! part_running "$name"; then
+            fail_part "$name" "$name exited before it was ready"
+        fi
+        if ((SECONDS >= deadline)); then
+            fail_part "$name" "$name not ready after ${READY_TIMEOUT}s (waiting for: $*)"
+        fi
+        sleep 0.1
+    done
+    # Something else may answer in its place (a port taken by another program).
+    if [[ -f "$STATE_DIR/$name.pid" ]] && ! part_running "$name"; then
+        fail_part "$name" "$name exited (is its port or display taken by another program?)"
+    fi
+}
+
+# Checks for wait_for.
+display_answers() { xdpyinfo -display ":$DISPLAY_NUM" >/dev/null 2>&1; }
+
+port_answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+window_with_class() { xdotool search --class "$1" >/dev/null 2>&1; }
+
+wm_running() {
+    # A running EWMH window manager points the root window at a check window that carries
+    # its name (the property can outlive a dead WM, the window cannot).
+    local id
+    id="$(xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | awk '/window id/ {print $NF}')"
+    [[ -n "$id" ]] && xprop -id "$id" _NET_WM_NAME 2>/dev/null | grep -q '='
+}
+
+# Pids of every process that carries this desktop's marker, except this shell.
+marked_pids() {
+    local file pid
+    for file in $(grep -lzxF "$DESKTOP_MARKER" /proc/[0-9]*/environ 2>/dev/null); do
+        pid="${file#/proc/}"
+        pid="${pid%/environ}"
+        [[ "$pid" == "$$" || "$pid" == "${BASHPID:-$$}" ]] && continue
+        alive "$pid" && echo "$pid"
+    done
+    return 0
+}
+
+# kill_and_wait SECONDS PID...: SIGTERM, wait up to SECONDS, then SIGKILL what is left.
+kill_and_wait() {
+    local grace="$1"
+    shift
+    (($#)) || return 0
+    kill -TERM "$@" 2>/dev/null || true
+    local deadline=$((SECONDS + grace)) pid left
+    while :; do
+        left=()
+        for pid in "$@"; do alive "$pid" && left+=("$pid"); done
+        ((${#left[@]})) || return 0
+        ((SECONDS >= deadline)) && break
+        sleep 0.1
+    done
+    kill -KILL "${left[@]}" 2>/dev/null || true
+}

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Bring up the virtual desktop on :$DISPLAY_NUM: Xvfb, mutter, tint2, x11vnc, noVNC.
+# Idempotent: a part that is already running is left alone; a part that died is restarted.
+# Settings (environment): DISPLAY_NUM (1), WIDTH x HEIGHT (1024x768), VNC_PORT (5900),
+# NOVNC_PORT (6080), BIND_ADDR (0.0.0.0), VNC_PASSWORD (none), STATE_DIR, READY_TIMEOUT (30).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+skip_if_running() {
+    if part_running "$1"; then
+        log "$1 already running (pid $(part_pid "$1"))"
+        return 0
+    fi
+    return 1
+}
+
+start_xvfb() {
+    if ! skip_if_running xvfb; then
+        if display_answers; then
+            fail_part xvfb "display :$DISPLAY_NUM is served by an X server these scripts did not start; pick another DISPLAY_NUM or stop that server"
+        fi
+        local lock="/tmp/.X${DISPLAY_NUM}-lock" owner
+        if [[ -f "$lock" ]]; then
+            owner="$(tr -dc '0-9' <"$lock")"
+            if ! alive "$owner"; then
+                log "removing the stale lock of display :$DISPLAY_NUM"
+                rm -f "$lock" "/tmp/.X11-unix/X$DISPLAY_NUM"
+            fi
+        fi
+        log "starting Xvfb ${WIDTH}x${HEIGHT}x24"
+        # -noreset: otherwise Xvfb resets whenever its last client leaves and drops the
+        # connections that arrive meanwhile (back-to-back xdotool calls fail at random).
+        start_part xvfb Xvfb ":$DISPLAY_NUM" -screen 0 "${WIDTH}x${HEIGHT}x24" -dpi 96 -nolisten tcp \
+            -noreset
+    fi
+    wait_for xvfb display_answers
+}
+
+start_mutter() {
+    if ! skip_if_running mutter; then
+        log "starting mutter"
+        start_part mutter env XDG_SESSION_TYPE=x11 mutter --replace --sm-disable
+    fi
+    wait_for mutter wm_running
+}
+
+editor_app() {
+    if [[ -f /usr/share/applications/org.xfce.mousepad.desktop ]]; then
+        echo /usr/share/applications/org.xfce.mousepad.desktop
+    else
+        local app="$STATE_DIR/text-editor.desktop"
+        cat >"$app" <<DESKTOP
+[Desktop Entry]
+Type=Application
+Name=Text Editor
+Exec=$IMAGE_DIR/desktop/text-editor %F
+Icon=accessories-text-editor
+Terminal=false
+Categories=Utility;TextEditor;
+DESKTOP
+        echo "$app"
+    fi
+}
+
+start_tint2() {
+    if ! skip_if_running tint2; then
+        sed "s#@EDITOR_APP@#$(editor_app)#" "$IMAGE_DIR/desktop/tint2rc" >"$STATE_DIR/tint2rc"
+        log "starting tint2"
+        start_part tint2 tint2 -c "$STATE_DIR/tint2rc"
+    fi
+    wait_for tint2 window_with_class tint2
+}
+
+start_x11vnc() {
+    if ! skip_if_running x11vnc; then
+        local args=(-display ":$DISPLAY_NUM" -rfbport "$VNC_PORT" -listen "$BIND_ADDR"
+            -forever -shared -wait 50 -loop500 -quiet)
+        if [[ -n "${VNC_PASSWORD:-}" ]]; then
+            (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$STATE_DIR/vncpasswd")
+            args+=(-passwdfile "$STATE_DIR/vncpasswd")
+        else
+            args+=(-nopw)
+        fi
+        log "starting x11vnc on $BIND_ADDR:$VNC_PORT"
+        # -loop: x11vnc restarts itself whenever the server process dies.
+        start_part x11vnc x11vnc "${args[@]}"
+    fi
+    wait_for x11vnc port_answers "$(probe_host)" "$VNC_PORT"
+}
+
+start_novnc() {
+    if ! skip_if_running novnc; then
+        log "starting noVNC on $BIND_ADDR:$NOVNC_PORT"
+        start_part novnc websockify --web /usr/share/novnc "$BIND_ADDR:$NOVNC_PORT" \
+            "$(probe_host):$VNC_PORT"
+    fi
+    wait_for novnc port_answers "$(probe_host)" "$NOVNC_PORT"
+}
+
+install_firefox_policies() {
+    # First-run pages and nags cost the model steps; silence them where we may (root, e.g.
+    # the container and CI), never overwriting a policy file someone else put there.
+    local target=/etc/firefox/policies/policies.json
+    if [[ ! -e "$target" && -w /etc ]]; then
+        mkdir -p "$(dirname "$target")" && cp "$IMAGE_DIR/desktop/firefox-policies.json" "$target"
+    fi
+}
+
+install_firefox_policies || true
+start_xvfb
+start_mutter
+start_tint2
+start_x11vnc
+start_novnc
+log "desktop ready: display :$DISPLAY_NUM, VNC $BIND_ADDR:$VNC_PORT, noVNC http://$(probe_host):$NOVNC_PORT/vnc.html"

@@ -1,0 +1,256 @@
+"""The desktop scripts (image/): bring-up, idempotence, the panel's launchers, stop-all.
+
+Runs the real start/stop scripts on a display and ports of this area's range, and checks the
+real programs: mutter managing the screen, tint2's panel, x11vnc speaking RFB, noVNC serving
+its page, Firefox opening from the panel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from computer_use_demo.tools.computer import ComputerTool20250124
+from tests.support.xvfb import display_in_use
+
+pytestmark = pytest.mark.desktop
+
+IMAGE = Path(__file__).resolve().parent.parent / "image"
+DISPLAYS = range(69, 49, -1)  # from the top of the range: test_computer starts at the bottom
+VNC_PORTS = range(5950, 5970)
+NOVNC_PORTS = range(6150, 6170)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Desktop:
+    env: dict[str, str]
+    state: Path
+
+    @property
+    def display(self) -> int:
+        return int(self.env["DISPLAY_NUM"])
+
+    @property
+    def marker(self) -> bytes:
+        return f"COMPUTER_USE_DESKTOP=:{self.display}@{self.state}".encode()
+
+    def run(self, script: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(IMAGE / script)], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def pid(self, part: str) -> int:
+        return int((self.state / f"{part}.pid").read_text())
+
+    def processes(self) -> list[int]:
+        """Pids of live processes that belong to this desktop (they carry its marker)."""
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                environ = Path(f"/proc/{entry}/environ").read_bytes()
+                status = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if self.marker in environ.split(b"\0") and status.rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(entry))
+        return found
+
+
+def make_env(state: Path, **extra: str) -> dict[str, str]:
+    display = next(d for d in DISPLAYS if not display_in_use(d))
+    vnc = next(p for p in VNC_PORTS if port_free(p))
+    novnc = next(p for p in NOVNC_PORTS if port_free(p))
+    env = {
+        **os.environ,
+        "DISPLAY_NUM": str(display),
+        "VNC_PORT": str(vnc),
+        "NOVNC_PORT": str(novnc),
+        "WIDTH": "1024",
+        "HEIGHT": "768",
+        "STATE_DIR": str(state),
+        "READY_TIMEOUT": "60",
+        **extra,
+    }
+    env.pop("DISPLAY", None)
+    return env
+
+
+def force_stop(desktop: Desktop) -> None:
+    """Last resort after a failed test: kill what the stop script may have missed."""
+    for pid in desktop.processes():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def desktop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desktop]:
+    state = tmp_path_factory.mktemp("desktop")
+    desk = Desktop(make_env(state), state)
+    try:
+        started = desk.run("start_desktop.sh")
+        assert started.returncode == 0, started.stderr
+        yield desk
+    finally:
+        desk.run("stop_desktop.sh")
+        force_stop(desk)
+
+
+def rfb_banner(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        return sock.recv(12)
+
+
+def wait_until(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def x(desktop: Desktop, *argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DISPLAY": f":{desktop.display}"}
+    return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_every_part_is_up(desktop: Desktop) -> None:
+    # mutter manages the screen: the root window names it as the window manager.
+    check = x(desktop, "xprop", "-root", "_NET_SUPPORTING_WM_CHECK").stdout.split()[-1]
+    assert "Mutter" in x(desktop, "xprop", "-id", check, "_NET_WM_NAME").stdout
+    # tint2's panel is a window on the display, along the bottom edge.
+    panel = x(desktop, "xdotool", "search", "--class", "tint2").stdout.split()
+    assert panel
+    geometry = x(desktop, "xdotool", "getwindowgeometry", panel[0]).stdout
+    assert "1024x40" in geometry and "0,728" in geometry
+    # x11vnc speaks RFB; noVNC serves its client page.
+    assert rfb_banner(int(desktop.env["VNC_PORT"])).startswith(b"RFB 003.00")
+    url = f"http://127.0.0.1:{desktop.env['NOVNC_PORT']}/vnc.html"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200 and b"noVNC" in response.read()
+    for part in ("xvfb", "mutter", "tint2", "x11vnc", "novnc"):
+        assert desktop.pid(part) in desktop.processes(), part
+
+
+def test_starting_again_is_harmless(desktop: Desktop) -> None:
+    before = {p: desktop.pid(p) for p in ("xvfb", "mutter", "tint2", "x11vnc", "novnc")}
+    again = desktop.run("start_desktop.sh")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("already running") == 5
+    assert {p: desktop.pid(p) for p in before} == before
+    assert rfb_banner(int(desktop.env["VNC_PORT"])).startswith(b"RFB 003.00")
+
+
+def test_vnc_server_comes_back_when_it_dies(desktop: Desktop) -> None:
+    supervisor = desktop.pid("x11vnc")
+    children = [
+        pid
+        for pid in desktop.processes()
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1] == str(supervisor)
+    ]
+    assert children, "x11vnc's serving process"
+    os.kill(children[0], signal.SIGKILL)
+    port = int(desktop.env["VNC_PORT"])
+
+    def answers() -> bool:
+        try:
+            return rfb_banner(port).startswith(b"RFB 003.00")
+        except OSError:
+            return False
+
+    wait_until(answers, 30, "x11vnc to serve again")
+
+
+def test_firefox_launcher_opens_firefox(desktop: Desktop) -> None:
+    computer = ComputerTool20250124(width=1024, height=768, display_num=desktop.display)
+
+    def firefox_window() -> bool:
+        found = x(desktop, "xdotool", "search", "--onlyvisible", "--class", "firefox")
+        return found.returncode == 0 and bool(found.stdout.split())
+
+    assert not firefox_window()
+    asyncio.run(computer(action="left_click", coordinate=[20, 748]))  # the first launcher
+    wait_until(firefox_window, 120, "a Firefox window")
+
+
+def test_stop_ends_everything(desktop: Desktop) -> None:
+    assert len(desktop.processes()) >= 5
+    stopped = desktop.run("stop_desktop.sh")
+    assert stopped.returncode == 0, stopped.stderr
+    assert desktop.processes() == []
+    assert x(desktop, "xdpyinfo").returncode != 0
+    assert port_free(int(desktop.env["VNC_PORT"])) and port_free(int(desktop.env["NOVNC_PORT"]))
+    assert not list(desktop.state.glob("*.pid"))
+
+
+def test_start_fails_loudly_with_the_part_log(tmp_path: Path) -> None:
+    desk = Desktop(make_env(tmp_path, READY_TIMEOUT="5"), tmp_path)
+    # Take the VNC port (bound, not listening: nothing answers there), so x11vnc cannot.
+    with socket.socket() as blocker:
+        blocker.bind(("0.0.0.0", int(desk.env["VNC_PORT"])))
+        try:
+            result = desk.run("start_desktop.sh")
+        finally:
+            desk.run("stop_desktop.sh")
+            force_stop(desk)
+    # x11vnc with -loop keeps retrying, so the failure is a timeout that shows its log.
+    assert result.returncode != 0
+    assert "x11vnc not ready" in result.stderr or "x11vnc exited" in result.stderr
+    assert "last lines of" in result.stderr and "x11vnc.log" in result.stderr
+    assert desk.processes() == []
+
+
+def test_entrypoint_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
+    # A copy of image/ without the web app, so only the entrypoint and the desktop run.
+    image = tmp_path / "image"
+    shutil.copytree(IMAGE, image, ignore=shutil.ignore_patterns("start_webapp.sh", "webapp"))
+    state = tmp_path / "state"
+    desk = Desktop(make_env(state), state)
+    proc = subprocess.Popen(
+        [str(image / "entrypoint.sh")],
+        env=desk.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        lines = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "http://localhost:8080" in line:
+                break
+        assert any("Open http://localhost:8080" in line for line in lines), lines
+        assert len(desk.processes()) >= 5
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+        assert desk.processes() == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        force_stop(desk)

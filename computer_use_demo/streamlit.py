@@ -1,0 +1,451 @@
+"""The chat app (Streamlit, port 8501): settings in the sidebar, the conversation, the HTTP log.
+
+The page only renders events. Settings are read once per message into a LoopConfig; the run
+itself lives in ui_runner (a background thread that saves each event to the session's
+Trajectory), so reruns, reloads, a second tab and an app restart all show the same session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from computer_use_demo import ui_runner
+from computer_use_demo.events import Event
+from computer_use_demo.loop import APIProvider, LoopConfig
+from computer_use_demo.replay import render_html
+from computer_use_demo.tools.groups import TOOL_VERSIONS
+from computer_use_demo.tools.run import run as run_command
+from computer_use_demo.trajectory import Trajectory, TrajectoryInfo
+from computer_use_demo.ui_render import (
+    progress_text,
+    render_chat,
+    render_exchanges,
+    usage_line,
+    usage_totals,
+)
+from computer_use_demo.ui_settings import (
+    API_KEY_FILE,
+    PROVIDERS,
+    SYSTEM_PROMPT_FILE,
+    Settings,
+    auth_error,
+    default_model,
+    load_settings,
+    model_defaults,
+    save_settings,
+    save_text,
+    sessions_dir,
+)
+
+TITLE = "Claude Computer Use Demo"
+WARNING_TEXT = (
+    "⚠️ Security Alert: Never provide access to sensitive accounts or data, as malicious web "
+    "content can hijack Claude's behavior"
+)
+CHAT_PLACEHOLDER = "Type a message to send to Claude to control the computer..."
+STYLE = """
+<style>
+    /* The stop buttons in red: Streamlit's own (header) and the agent's. */
+    button[kind=header], .st-key-stop_agent button {
+        background-color: rgb(255, 75, 75);
+        border: 1px solid rgb(255, 75, 75);
+        color: rgb(255, 255, 255);
+    }
+    button[kind=header]:hover, .st-key-stop_agent button:hover {
+        background-color: rgb(255, 51, 51);
+    }
+    .stAppDeployButton { visibility: hidden; }
+</style>
+"""
+POLL_SECONDS = 0.5
+SESSIONS_SHOWN = 15
+SESSION_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+#: What changing the model resets to that model's defaults.
+MODEL_FIELDS = ("model", "tool_version", "max_tokens", "thinking", "thinking_budget")
+
+ss = st.session_state
+
+
+# ---- settings -------------------------------------------------------------------------------
+
+
+def init_state() -> None:
+    """Load the saved settings once per browser session.
+
+    They live in ``ss.cfg``, not in the widgets' keys: Streamlit forgets a widget's key when
+    the widget is not drawn (the API key field is hidden for Bedrock and Vertex).
+    """
+    if "cfg" in ss:
+        return
+    ss.cfg = asdict(load_settings())
+    ss.save_error = None
+
+
+def current_settings() -> Settings:
+    return Settings(**ss.cfg)
+
+
+def bind(name: str) -> str:
+    """The widget key of a setting, (re)filled from the settings if Streamlit dropped it."""
+    if name not in ss:
+        ss[name] = ss.cfg[name]
+    return name
+
+
+def _save(what: str, save: Callable[[], None]) -> None:
+    """Run a save; a failure is shown (the setting still applies to this session)."""
+    try:
+        save()
+        ss.save_error = None
+    except OSError as e:
+        ss.save_error = f"Could not save the {what}: {e}"
+
+
+def _set(**values: object) -> None:
+    """Change settings and the widgets that show them."""
+    ss.cfg.update(values)
+    for name, value in values.items():
+        ss[name] = value
+
+
+def _apply_model(model: str) -> None:
+    settings = current_settings().with_model(model.strip() or default_model(ss.cfg["provider"]))
+    _set(**{n: getattr(settings, n) for n in MODEL_FIELDS})
+
+
+def on_change(name: str) -> None:
+    """A widget changed: take its value, apply what follows from it, save it."""
+    ss.cfg[name] = ss[name]
+    if name == "provider":
+        _apply_model(default_model(ss[name]))
+    elif name == "model":
+        _apply_model(ss[name])
+    if name == "api_key":
+        _save("API key", lambda: save_text(API_KEY_FILE, ss.cfg["api_key"].strip()))
+    elif name == "system_prompt_suffix":
+        _save("system prompt", lambda: save_text(SYSTEM_PROMPT_FILE, ss.cfg[name]))
+    else:
+        _save("settings", lambda: save_settings(current_settings()))
+
+
+def settings_sidebar() -> None:
+    def kw(name: str) -> dict[str, Any]:
+        return {"key": bind(name), "on_change": on_change, "args": (name,)}
+
+    st.radio("API Provider", options=PROVIDERS, format_func=str.title, **kw("provider"))
+    st.text_input("Model", **kw("model"))
+    if ss.cfg["provider"] == "anthropic":
+        st.text_input("Claude API Key", type="password", **kw("api_key"))
+    st.number_input(
+        "Only send N most recent images",
+        min_value=0,
+        step=1,
+        help="To decrease the total tokens sent, remove older screenshots from the conversation",
+        **kw("only_n_most_recent_images"),
+    )
+    st.text_area(
+        "Custom System Prompt Suffix",
+        help="Additional instructions appended to the system prompt (see computer_use_demo/prompts.py).",
+        **kw("system_prompt_suffix"),
+    )
+    st.checkbox("Hide screenshots", **kw("hide_images"))
+    st.checkbox("Enable token-efficient tools beta", **kw("token_efficient_tools_beta"))
+    st.radio("Tool Versions", options=TOOL_VERSIONS, **kw("tool_version"))
+    st.number_input("Max Output Tokens", min_value=1, step=1, **kw("max_tokens"))
+    st.checkbox("Thinking Enabled", **kw("thinking"))
+    st.number_input(
+        "Thinking Budget",
+        min_value=1024,
+        step=1,
+        disabled=not ss.cfg["thinking"],
+        **kw("thinking_budget"),
+    )
+    if ss.cfg["thinking"] and not model_defaults(ss.cfg["model"]).has_thinking:
+        st.caption("This model may not support extended thinking.")
+    if ss.save_error:
+        st.warning(ss.save_error)
+
+
+def loop_config(settings: Settings) -> LoopConfig:
+    """The settings, read once, as the loop's configuration."""
+    return LoopConfig(
+        model=settings.model.strip(),
+        provider=APIProvider(settings.provider),
+        api_key=settings.api_key.strip() or None,
+        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+        tool_version=settings.tool_version,
+        system_prompt_suffix=settings.system_prompt_suffix,
+        max_tokens=int(settings.max_tokens),
+        thinking_budget=int(settings.thinking_budget) if settings.thinking else None,
+        only_n_most_recent_images=int(settings.only_n_most_recent_images),
+        token_efficient_tools_beta=settings.token_efficient_tools_beta,
+    )
+
+
+def settings_problem(settings: Settings) -> str | None:
+    """A setting the API would refuse, said before anything is sent."""
+    if not settings.model.strip():
+        return "Enter a model name in the sidebar."
+    if settings.thinking and settings.thinking_budget >= settings.max_tokens:
+        return "The thinking budget must be smaller than the max output tokens."
+    return None
+
+
+def secrets() -> list[str]:
+    """Values never to show, wherever they turn up."""
+    names = (
+        "ANTHROPIC_API_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "ANTHROPIC_AUTH_TOKEN",
+    )
+    return [v for v in (ss.cfg["api_key"], *(os.environ.get(n, "") for n in names)) if v]
+
+
+def check_auth() -> str | None:
+    """The provider's auth problem, checked once per provider/key (credential lookups are slow)."""
+    key = (ss.cfg["provider"], ss.cfg["api_key"].strip())
+    cached = ss.get("auth")
+    if cached is None or cached[0] != key:
+        cached = (key, auth_error(*key))
+        ss.auth = cached
+    return cached[1]
+
+
+# ---- sessions -------------------------------------------------------------------------------
+
+
+def sessions_root() -> Path:
+    return sessions_dir()
+
+
+def open_session(session_id: str) -> Trajectory | None:
+    """The saved session with this id, or None if there is none (or the id is not one)."""
+    if not SESSION_ID.match(session_id):
+        return None
+    path = sessions_root() / session_id
+    if not path.is_dir():
+        return None
+    try:
+        return Trajectory.open(path)
+    except Exception:
+        return None
+
+
+def current_session() -> Trajectory | None:
+    """The session this tab shows: chosen here, named in the URL, else the newest one."""
+    if ss.get("new_session"):
+        return None
+    trajectory = ss.get("trajectory")
+    if trajectory is not None:
+        return trajectory
+    wanted = st.query_params.get("session")
+    if wanted == "new":
+        ss.new_session = True
+        return None
+    if wanted:
+        trajectory = open_session(wanted)
+    if trajectory is None:
+        newest = ui_runner.session_list(sessions_root())
+        trajectory = open_session(newest[0].id) if newest else None
+    if trajectory is not None:
+        select_session(trajectory)
+    return trajectory
+
+
+def select_session(trajectory: Trajectory | None) -> None:
+    ss.trajectory = trajectory
+    ss.new_session = trajectory is None
+    ss.pop("http_page", None)
+    st.query_params["session"] = trajectory.id if trajectory is not None else "new"
+
+
+def open_by_id(session_id: str) -> None:
+    select_session(open_session(session_id))
+
+
+def start_new_session() -> None:
+    select_session(None)
+
+
+def session_label(trajectory: Trajectory | TrajectoryInfo) -> str:
+    title = (trajectory.title or "").strip().splitlines()
+    text = title[0] if title else "(untitled)"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def sessions_sidebar(current: Trajectory | None) -> None:
+    st.subheader("Sessions")
+    st.button(
+        "New session",
+        icon=":material/add:",
+        key="new_session_button",
+        on_click=start_new_session,
+        width="stretch",
+    )
+    for info in ui_runner.session_list(sessions_root())[:SESSIONS_SHOWN]:
+        is_current = current is not None and info.id == current.id
+        running = ui_runner.active_run(info.id) is not None
+        st.button(
+            ("▶ " if running else "") + session_label(info),
+            key=f"session_{info.id}",
+            help=f"{info.steps} step(s), last update {info.updated:%Y-%m-%d %H:%M} UTC",
+            type="primary" if is_current else "tertiary",
+            disabled=is_current,
+            on_click=open_by_id,
+            args=(info.id,),
+            width="stretch",
+        )
+    if current is not None:
+        trajectory = current
+
+        def replay() -> str:
+            title = trajectory.title.strip() or "Computer Use Demo session"
+            return render_html(session_events(trajectory)[1], title=title)
+
+        st.download_button(
+            "Download HTML replay",
+            data=replay,
+            file_name=f"session-{trajectory.id}.html",
+            mime="text/html",
+            icon=":material/download:",
+            on_click="ignore",
+            key="download_replay",
+            width="stretch",
+        )
+
+
+def session_events(trajectory: Trajectory | None) -> tuple[int, list[Event]]:
+    """(version, events) of a session: live from its run, else from disk (cached)."""
+    if trajectory is None:
+        return 0, []
+    run = ui_runner.get_run(trajectory.id)
+    if run is not None:
+        return run.snapshot()
+    return 0, ui_runner.saved_events(trajectory)
+
+
+# ---- reset ----------------------------------------------------------------------------------
+
+
+def image_dir() -> Path:
+    return Path(os.environ.get("IMAGE_DIR") or Path(__file__).resolve().parent.parent / "image")
+
+
+def restart_desktop() -> str | None:
+    """Stop all of the desktop and start it again; the error to show, if any."""
+    env = {k: v for k, v in os.environ.items() if k != "COMPUTER_USE_WEBAPP"}
+    for script in ("stop_desktop.sh", "start_desktop.sh"):
+        path = image_dir() / script
+        if not path.is_file():
+            return f"{path} is missing: the desktop was not restarted."
+        code, out, err = asyncio.run(run_command(["bash", str(path)], timeout=120, env=env))
+        if code != 0:
+            tail = "\n".join((err or out).strip().splitlines()[-15:])
+            return f"{script} failed (exit {code}):\n\n```\n{tail}\n```"
+    return None
+
+
+def reset() -> None:
+    with st.spinner("Resetting the desktop..."):
+        ui_runner.stop_all()
+        ss.reset_error = restart_desktop()
+    start_new_session()
+
+
+# ---- the page -------------------------------------------------------------------------------
+
+
+def send(text: str, trajectory: Trajectory | None) -> Trajectory | None:
+    settings = current_settings()
+    if problem := settings_problem(settings):
+        st.error(problem)
+        return trajectory
+    if trajectory is None:
+        try:
+            trajectory = Trajectory.create(sessions_root(), title=text.strip()[:200])
+        except OSError as e:
+            st.error(f"Could not create the session folder {sessions_root()}: {e}")
+            return None
+        select_session(trajectory)
+    try:
+        ui_runner.send_message(trajectory, loop_config(settings), text)
+    except Exception as e:  # a bad setting or a stuck run: say so, keep the session
+        st.error(f"Could not send the message: {type(e).__name__}: {e}")
+    return trajectory
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def watch_run(session_id: str, version: int) -> None:
+    """Rerun the page when the running agent reports something new."""
+    run = ui_runner.get_run(session_id)
+    if run is None or run.version != version or not run.running:
+        st.rerun(scope="app")
+
+
+def progress(run: ui_runner.SessionRun) -> None:
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    with left:
+        st.info(progress_text(run.run_events()), icon=":material/progress_activity:")
+    with right:
+        if st.button("Stop", key="stop_agent", type="primary", width="stretch"):
+            run.stop()
+            st.rerun()
+
+
+def main() -> None:
+    st.set_page_config(page_title="Computer Use Demo", page_icon="🤖")
+    init_state()
+    st.markdown(STYLE, unsafe_allow_html=True)
+    st.title(TITLE)
+    if not os.getenv("HIDE_WARNING"):
+        st.warning(WARNING_TEXT)
+
+    with st.sidebar:
+        settings_sidebar()
+        if st.button("Reset", type="primary", key="reset"):
+            reset()
+        if ss.get("reset_error"):
+            st.error(ss.reset_error)
+
+    if problem := check_auth():
+        st.warning(f"Please resolve the following auth issue:\n\n{problem}")
+        return
+
+    trajectory = current_session()
+    new_message = st.chat_input(CHAT_PLACEHOLDER)
+    if new_message and new_message.strip():
+        trajectory = send(new_message, trajectory)
+
+    with st.sidebar:
+        sessions_sidebar(trajectory)
+
+    version, events = session_events(trajectory)
+    run = ui_runner.active_run(trajectory.id) if trajectory is not None else None
+    totals = usage_totals(events)
+    if totals.responses:
+        st.caption(usage_line(totals))
+    if run is not None:
+        progress(run)
+
+    chat, http_logs = st.tabs(["Chat", "HTTP Exchange Logs"])
+    with chat:
+        if not events:
+            st.caption("Type a task below; Claude will use the desktop to do it.")
+        render_chat(events, hide_images=ss.cfg["hide_images"])
+    with http_logs:
+        render_exchanges(events, secrets())
+
+    if run is not None and trajectory is not None:
+        watch_run(trajectory.id, version)
+
+
+main()

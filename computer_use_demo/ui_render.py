@@ -1,0 +1,325 @@
+"""Events → what the chat app shows. The app only renders what the loop reported.
+
+The pure parts (redaction, error text, usage line, progress text) take events and return
+strings, so they are tested without a browser; the ``render_*`` functions draw with Streamlit.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import streamlit as st
+
+from .events import (
+    ApiExchange,
+    AssistantBlock,
+    Done,
+    ErrorEvent,
+    Event,
+    StepStarted,
+    ToolResultEvent,
+    ToolStarted,
+    Usage,
+    UserMessage,
+)
+
+REDACTED = "[REDACTED]"
+#: Header names whose value is a secret, whatever its content.
+SECRET_HEADERS = frozenset(
+    {
+        "x-api-key",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-amz-security-token",
+        "x-goog-api-key",
+    }
+)
+#: Words that make any header or URL parameter name secret (x-aws-session-token, ...).
+SECRET_WORDS = ("token", "secret", "password", "signature", "credential", "api-key", "apikey")
+SECRET_PARAMS = frozenset({"key", "sig", "x-amz-signature", "x-amz-credential"})
+
+
+def _secret_name(name: str) -> bool:
+    lowered = name.lower().replace("_", "-")
+    return lowered in SECRET_HEADERS or any(w in lowered for w in SECRET_WORDS)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of a known secret value replaced."""
+    for secret in secrets:
+        if secret and len(secret) >= 8:  # short values would blank out ordinary words
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_headers(headers: dict[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
+    """Headers fit to show: secret ones replaced, known secret values scrubbed elsewhere."""
+    secrets = tuple(secrets)
+    return {k: REDACTED if _secret_name(k) else scrub(str(v), secrets) for k, v in headers.items()}
+
+
+def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
+    """A URL with secret query parameters (Google ?key=, presigned AWS) replaced."""
+    parts = urlsplit(url)
+    if parts.query:
+        query = [
+            (k, REDACTED if k.lower() in SECRET_PARAMS or _secret_name(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+        parts = parts._replace(query=urlencode(query, safe="[]"))
+    return scrub(urlunsplit(parts), secrets)
+
+
+def display_body(body: Any, secrets: Iterable[str] = ()) -> Any:
+    """A request/response body fit to show: images summarised, secret values scrubbed.
+
+    Screenshots in request histories would make the log megabytes long; their size is enough.
+    """
+    secrets = tuple(secrets)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("type") == "base64" and isinstance(value.get("data"), str):
+                return {**value, "data": f"<{len(value['data'])} base64 characters>"}
+            return {k: REDACTED if _secret_name(str(k)) else walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str):
+            return scrub(value, secrets)
+        return value
+
+    return walk(body)
+
+
+def format_error(event: ErrorEvent) -> str:
+    """An error as a sentence a user can act on (markdown), never a traceback."""
+    if event.status == 429 or event.error_type == "rate_limit_error":
+        text = "**Rate limited** by the API."
+        if event.retry_after is not None:
+            seconds = max(0, round(event.retry_after))
+            text += f" Retry after {seconds} s ({timedelta(seconds=seconds)})."
+        return f"{text}\n\n{event.message}"
+    head = "**API error**" if event.status else "**Error**"
+    details = [str(x) for x in (event.status, event.error_type) if x]
+    if details:
+        head += f" ({', '.join(details)})"
+    if event.status == 529 or event.error_type == "overloaded_error":
+        head += ": the API is overloaded, try again in a moment"
+    elif event.status in (401, 403):
+        head += ": check the API key or credentials in the sidebar"
+    return f"{head}\n\n{event.message}"
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """Token counts and cost summed over every response of a session."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    responses: int = 0
+
+
+def usage_totals(events: Iterable[Event]) -> UsageTotals:
+    """Sum the per-response counts (a session holds several runs, each with its own totals)."""
+    tin = tout = cread = cwrite = n = 0
+    cost = 0.0
+    known = True
+    for ev in events:
+        if isinstance(ev, Usage):
+            n += 1
+            tin += ev.input_tokens
+            tout += ev.output_tokens
+            cread += ev.cache_read_input_tokens
+            cwrite += ev.cache_creation_input_tokens
+            if ev.cost_usd is None:
+                known = False
+            else:
+                cost += ev.cost_usd
+    return UsageTotals(tin, tout, cread, cwrite, cost, known, n)
+
+
+def usage_line(totals: UsageTotals) -> str:
+    """One line: tokens in/out, cache reads/writes, estimated cost."""
+    cost = f"≈ ${totals.cost_usd:.4f}" if totals.cost_known else "cost unknown for this model"
+    return (
+        f"Tokens: {totals.input_tokens:,} in · {totals.output_tokens:,} out · "
+        f"cache {totals.cache_read:,} read / {totals.cache_write:,} written · {cost}"
+    )
+
+
+def describe_action(name: str, tool_input: dict[str, Any]) -> str:
+    """A short label for a tool call: ``computer: left_click (10, 20)``."""
+    verb = tool_input.get("action") or tool_input.get("command")
+    text = f"{name}: {verb}" if isinstance(verb, str) else name
+    detail = tool_input.get("coordinate") or tool_input.get("text") or tool_input.get("path")
+    if name == "bash" and isinstance(tool_input.get("command"), str):
+        text, detail = "bash", tool_input["command"]
+    if isinstance(detail, list):
+        detail = "(" + ", ".join(str(x) for x in detail) + ")"
+    if detail:
+        detail = str(detail).replace("\n", " ")
+        text += " " + (detail if len(detail) <= 60 else detail[:57] + "...")
+    return text
+
+
+def progress_text(events: Sequence[Event]) -> str:
+    """Where the running agent is: ``Step 3 · computer: screenshot``."""
+    step = 0
+    running: dict[str, str] = {}
+    for ev in events:
+        if isinstance(ev, StepStarted):
+            step = ev.step
+            running.clear()
+        elif isinstance(ev, ToolStarted):
+            running[ev.tool_use_id] = describe_action(ev.name, ev.input)
+        elif isinstance(ev, ToolResultEvent):
+            running.pop(ev.tool_use_id, None)
+    action = next(reversed(running.values()), None) if running else None
+    where = f"Step {step}" if step else "Starting"
+    return f"{where} · {action or 'waiting for Claude'}"
+
+
+def image_bytes(data: str) -> bytes | None:
+    """Decoded screenshot, or None if the base64 is damaged (shown as a note instead)."""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (ValueError, TypeError):
+        return None
+
+
+# ---- Streamlit drawing ---------------------------------------------------------------------
+
+
+def render_block(block: dict[str, Any]) -> None:
+    """One assistant content block, inside its chat bubble."""
+    kind = block.get("type")
+    if kind == "text":
+        st.markdown(block.get("text", ""))
+    elif kind == "thinking":
+        with st.expander("Thinking", icon=":material/psychology:"):
+            st.markdown(block.get("thinking", ""))
+    elif kind == "redacted_thinking":
+        st.caption("Redacted thinking: encrypted by the API, kept in the history.")
+    elif kind in ("tool_use", "server_tool_use"):
+        tool_input = json.dumps(block.get("input", {}), indent=2, ensure_ascii=False)
+        st.code(f"Tool Use: {block.get('name')}\nInput: {tool_input}", language="json")
+    else:
+        st.caption(f"Unrecognised block type {kind!r}:")
+        st.json(block)
+
+
+def render_tool_result(event: ToolResultEvent, hide_images: bool) -> None:
+    """A tool's output (code for CLI output), error (red) and screenshot (unless hidden)."""
+    r = event.result
+    show_image = bool(r.base64_image) and not hide_images
+    if not (r.output or r.error or r.system or show_image):
+        return  # e.g. a screenshot while screenshots are hidden
+    with st.chat_message("tool", avatar=":material/build:"):
+        if r.output:
+            if type(r).__name__ == "CLIResult":
+                st.code(r.output, language=None)
+            else:
+                st.markdown(r.output)
+        if r.error:
+            st.error(r.error)
+        if show_image:
+            data = image_bytes(r.base64_image or "")
+            if data is None:
+                st.warning("This screenshot could not be decoded.")
+            else:
+                # The format given, Streamlit passes the bytes through instead of decoding
+                # and re-encoding every screenshot on every rerun (10 ms each).
+                jpeg = (r.base64_image or "").startswith("/9j/")
+                st.image(
+                    data,
+                    caption=f"{event.name} screenshot",
+                    output_format="JPEG" if jpeg else "PNG",
+                )
+        if r.system:
+            st.caption(r.system)
+
+
+def render_done(event: Done) -> None:
+    """How a run ended, when it did not end on its own."""
+    if event.reason == "stopped":
+        st.caption(f"Stopped by the user after {event.steps} step(s).")
+    elif event.reason == "max_steps":
+        st.warning(f"Stopped after the maximum of {event.steps} steps.")
+
+
+def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
+    """The conversation: user messages, Claude's blocks, tool results, errors, in order."""
+    for ev in events:
+        if isinstance(ev, UserMessage):
+            with st.chat_message("user"):
+                st.markdown(ev.text)
+        elif isinstance(ev, AssistantBlock):
+            with st.chat_message("assistant"):
+                render_block(ev.block)
+        elif isinstance(ev, ToolResultEvent):
+            render_tool_result(ev, hide_images)
+        elif isinstance(ev, ErrorEvent):
+            st.error(format_error(ev), icon=":material/error:")
+        elif isinstance(ev, Done):
+            render_done(ev)
+
+
+EXCHANGES_PER_PAGE = 20
+
+
+def _headers_text(first_line: str, headers: dict[str, str]) -> str:
+    return "\n".join([first_line, *(f"{k}: {v}" for k, v in headers.items())])
+
+
+def render_exchange(ex: ApiExchange, secrets: Sequence[str], index: int) -> None:
+    """One request/response pair, secrets redacted."""
+    url = redact_url(ex.url, secrets)
+    status = ex.status if ex.status is not None else "no response"
+    elapsed = f", {ex.elapsed_ms:.0f} ms" if ex.elapsed_ms is not None else ""
+    with st.expander(f"#{index} {ex.method} `{url}` → {status}{elapsed}"):
+        st.code(
+            _headers_text(f"{ex.method} {url}", redact_headers(ex.request_headers, secrets)),
+            language=None,
+        )
+        st.json(display_body(ex.request_body, secrets), expanded=1)
+        if ex.status is not None:
+            st.code(
+                _headers_text(f"HTTP {ex.status}", redact_headers(ex.response_headers, secrets)),
+                language=None,
+            )
+        if ex.response_body is not None:
+            st.json(display_body(ex.response_body, secrets), expanded=1)
+        if ex.error:
+            st.error(scrub(ex.error, secrets))
+
+
+def render_exchanges(events: Iterable[Event], secrets: Sequence[str]) -> None:
+    """The HTTP exchange log, newest first, a page at a time (each request holds the history)."""
+    exchanges = [ev for ev in events if isinstance(ev, ApiExchange)]
+    if not exchanges:
+        st.caption("No API requests yet.")
+        return
+    pages = (len(exchanges) + EXCHANGES_PER_PAGE - 1) // EXCHANGES_PER_PAGE
+    page = 1
+    if pages > 1:
+        page = int(
+            st.number_input(
+                f"Page (of {pages}, newest first)", min_value=1, max_value=pages, key="http_page"
+            )
+        )
+    newest_first = list(enumerate(exchanges, start=1))[::-1]
+    start = (page - 1) * EXCHANGES_PER_PAGE
+    for index, ex in newest_first[start : start + EXCHANGES_PER_PAGE]:
+        render_exchange(ex, secrets, index)

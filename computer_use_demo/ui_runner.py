@@ -1,0 +1,302 @@
+"""Agent runs that outlive a Streamlit script run.
+
+A Streamlit script is re-executed on every click and every browser tab has its own session,
+so the agent cannot live in the script. Each run lives in a background thread with its own
+asyncio loop, owned by a module-level registry keyed by the session (trajectory) id: every
+rerun, every tab and every reload finds the same run. The run appends each event to the
+session's Trajectory on disk as it arrives; the page only renders what is there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .events import Done, ErrorEvent, Event, UserMessage
+from .history import heal
+from .loop import LoopConfig, agent_events
+from .trajectory import EVENTS_FILE, Trajectory, TrajectoryInfo, list_trajectories
+
+log = logging.getLogger(__name__)
+
+#: The reference's note that tells the model its last turn was cut short.
+INTERRUPT_TEXT = "(user stopped or interrupted and wrote the following)"
+
+
+class SessionRun:
+    """One call of the agent loop in a thread of its own, recorded to a Trajectory."""
+
+    def __init__(
+        self,
+        trajectory: Trajectory,
+        config: LoopConfig,
+        messages: list[dict[str, Any]],
+        *,
+        prior_events: Sequence[Event] = (),
+        tools: Any = None,
+    ) -> None:
+        self.trajectory = trajectory
+        self.config = config
+        self.messages = messages
+        self.tools = tools
+        #: Every event of the session so far (earlier runs and this one), for rendering.
+        self.events: list[Event] = list(prior_events)
+        self.run_start = len(self.events)
+        self.done: Done | None = None
+        self.version = 0  # bumped on every event: the page reruns when it changes
+        self.started_at = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop_requested = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(
+            target=self._main, name=f"agent-{trajectory.id}", daemon=True
+        )
+
+    # ---- lifecycle
+
+    def start(self) -> SessionRun:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive() and self.done is None
+
+    def stop(self, timeout: float = 30.0) -> Done | None:
+        """Ask the loop to stop (it kills the running tool and heals), wait for its Done."""
+        self._stop_requested.set()
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout)
+        return self.done
+
+    def wait(self, timeout: float | None = None) -> Done | None:
+        self._thread.join(timeout)
+        return self.done
+
+    # ---- reading
+
+    def snapshot(self) -> tuple[int, list[Event]]:
+        """(version, every event so far): a consistent copy for one page render."""
+        with self._lock:
+            return self.version, list(self.events)
+
+    def run_events(self) -> list[Event]:
+        """The events of this run only (for the progress line)."""
+        with self._lock:
+            return self.events[self.run_start :]
+
+    # ---- the thread
+
+    def _record(self, event: Event) -> None:
+        try:
+            self.trajectory.append(event)
+        except Exception:  # a full disk must not stop the run nor lose the event on screen
+            log.exception("could not save an event of session %s", self.trajectory.id)
+        with self._lock:
+            self.events.append(event)
+            if isinstance(event, Done):
+                self.done = event
+            self.version += 1
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as e:  # keep the thread's failure visible in the chat
+            log.exception("agent run of session %s failed", self.trajectory.id)
+            if self.done is None:
+                self._record(ErrorEvent(message=f"{type(e).__name__}: {e}"))
+                self._record(Done(reason="error", messages=heal(self.messages)))
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        if self._stop_requested.is_set():
+            self._stop.set()
+        async for event in agent_events(
+            self.config, self.messages, tools=self.tools, stop=self._stop
+        ):
+            self._record(event)
+        if self.done is None:  # the loop promises a Done; never leave the page waiting
+            self._record(Done(reason="error", messages=heal(self.messages)))
+
+
+def _fingerprint(path: os.PathLike[str] | str) -> tuple[tuple[str, int, int], ...]:
+    """What changes when anything in a session directory changes (names, sizes, times)."""
+    with os.scandir(path) as entries:
+        return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
+
+
+_SAVED: OrderedDict[str, tuple[tuple, list[Event]]] = OrderedDict()
+_SAVED_MAX = 8
+
+
+def saved_events(trajectory: Trajectory) -> list[Event]:
+    """A saved session's events, read from disk once and reused until the files change.
+
+    Rendering reruns on every click; reading and base64-encoding every screenshot each time
+    would make long sessions slow.
+    """
+    key = str(trajectory.path)
+    try:
+        stamp = _fingerprint(trajectory.path)
+    except OSError:
+        return []
+    with _RUNS_LOCK:
+        cached = _SAVED.get(key)
+        if cached is not None and cached[0] == stamp:
+            _SAVED.move_to_end(key)
+            return cached[1]
+    events = list(trajectory.events())
+    with _RUNS_LOCK:
+        _SAVED[key] = (stamp, events)
+        _SAVED.move_to_end(key)
+        while len(_SAVED) > _SAVED_MAX:
+            _SAVED.popitem(last=False)
+    return events
+
+
+_LISTED: dict[str, tuple[tuple, list[TrajectoryInfo]]] = {}
+
+
+def session_list(root: Path) -> list[TrajectoryInfo]:
+    """``list_trajectories(root)``, recomputed only when a session file changed.
+
+    Listing reads every session's event file (for its step count); the sidebar shows the list
+    on every rerun, so it is reused while nothing on disk moved.
+    """
+    try:
+        with os.scandir(root) as entries:
+            stamp = tuple(
+                sorted(
+                    (e.name, st.st_size, st.st_mtime_ns)
+                    for e in entries
+                    if e.is_dir()
+                    for st in _stat(Path(e.path) / EVENTS_FILE)
+                )
+            )
+    except OSError:  # no sessions yet, or the folder is unusable (shown when saving)
+        return []
+    key = str(root)
+    with _RUNS_LOCK:
+        cached = _LISTED.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+    infos = list_trajectories(root)
+    with _RUNS_LOCK:
+        _LISTED[key] = (stamp, infos)
+    return infos
+
+
+def _stat(path: Path) -> list[os.stat_result]:
+    try:
+        return [path.stat()]
+    except OSError:
+        return []
+
+
+_RUNS: dict[str, SessionRun] = {}
+_RUNS_LOCK = threading.Lock()
+_SEND_LOCK = threading.Lock()
+
+
+def get_run(session_id: str) -> SessionRun | None:
+    """The latest run of a session in this process (running or finished), if any."""
+    with _RUNS_LOCK:
+        return _RUNS.get(session_id)
+
+
+def active_run(session_id: str) -> SessionRun | None:
+    run = get_run(session_id)
+    return run if run is not None and run.running else None
+
+
+def forget(session_id: str) -> None:
+    """Drop a finished run (its events stay on disk)."""
+    with _RUNS_LOCK:
+        run = _RUNS.get(session_id)
+        if run is not None and not run.running:
+            del _RUNS[session_id]
+
+
+def stop_all(timeout: float = 30.0) -> None:
+    """Stop every running agent (Reset, shutdown)."""
+    with _RUNS_LOCK:
+        runs = list(_RUNS.values())
+    for run in runs:
+        if run.running:
+            run.stop(timeout)
+
+
+def with_user_message(
+    messages: list[dict[str, Any]], text: str, *, interrupted: bool
+) -> list[dict[str, Any]]:
+    """The history to send: ``text`` appended as the user's turn, healed.
+
+    After an interruption the note comes first, as in the reference; healing merges it into
+    the user turn that answers the stopped tool calls, so roles still alternate.
+    """
+    blocks = [{"type": "text", "text": INTERRUPT_TEXT}] if interrupted else []
+    blocks.append({"type": "text", "text": text})
+    return heal([*messages, {"role": "user", "content": blocks}])
+
+
+def send_message(
+    trajectory: Trajectory,
+    config: LoopConfig,
+    text: str,
+    *,
+    tools: Any = None,
+    stop_timeout: float = 30.0,
+) -> SessionRun:
+    """Send ``text`` in a session; a run in progress is interrupted first."""
+    with _SEND_LOCK:  # two tabs sending at once: one after the other, never two runs
+        return _send(trajectory, config, text, tools=tools, stop_timeout=stop_timeout)
+
+
+def _send(
+    trajectory: Trajectory, config: LoopConfig, text: str, *, tools: Any, stop_timeout: float
+) -> SessionRun:
+    with _RUNS_LOCK:
+        previous = _RUNS.get(trajectory.id)
+    if previous is not None and previous.running and previous.stop(stop_timeout) is None:
+        raise RuntimeError("the running agent did not stop; try again")
+    if previous is not None and previous.done is not None:
+        history, prior = previous.done.messages, previous.snapshot()[1]
+    else:
+        history, prior = trajectory.messages(), saved_events(trajectory)
+    # Interrupted: stopped just now, or earlier with the Stop button (the model should know).
+    last_done = next((e for e in reversed(prior) if isinstance(e, Done)), None)
+    interrupted = last_done is not None and last_done.reason == "stopped"
+    messages = with_user_message(history, text, interrupted=interrupted)
+    user = UserMessage(text=text)
+    run = SessionRun(trajectory, config, messages, prior_events=prior, tools=tools)
+    run._record(user)
+    run.run_start = len(run.events) - 1
+    with _RUNS_LOCK:
+        _RUNS[trajectory.id] = run
+        _prune()
+    return run.start()
+
+
+#: Finished runs kept in memory (their events render without a disk read); the rest is on disk.
+KEEP_FINISHED = 4
+
+
+def _prune() -> None:
+    finished = sorted(
+        (r for r in _RUNS.values() if not r.running), key=lambda r: r.started_at, reverse=True
+    )
+    for run in finished[KEEP_FINISHED:]:
+        del _RUNS[run.trajectory.id]

@@ -1,0 +1,229 @@
+"""The chat app's settings: where they live on disk, how they load, and the auth check.
+
+Kept apart from streamlit.py so that it can be tested without a browser. Everything lives in
+the config directory (``$CONFIG_DIR``, else ``~/.anthropic``): ``api_key`` and
+``system_prompt`` as in the reference (so its volume mount keeps working), the other sidebar
+choices in ``settings.json``. Every file is written atomically with mode 0600: the key is a
+secret, and a crash mid-write must not leave half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from . import models
+from .tools.groups import TOOL_VERSIONS
+
+API_KEY_FILE = "api_key"
+SYSTEM_PROMPT_FILE = "system_prompt"
+SETTINGS_FILE = "settings.json"
+PROVIDERS: tuple[str, ...] = ("anthropic", "bedrock", "vertex")
+
+
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``$CONFIG_DIR`` if set (tests, several instances), else ``$HOME/.anthropic``."""
+    env = os.environ if env is None else env
+    if env.get("CONFIG_DIR"):
+        return Path(env["CONFIG_DIR"]).expanduser()
+    home = env.get("HOME") or str(Path.home())
+    return Path(home) / ".anthropic"
+
+
+def sessions_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where saved sessions (trajectories) live."""
+    return config_dir(env) / "sessions"
+
+
+def load_text(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The stripped content of a config file, or None if it is missing, empty or unreadable."""
+    try:
+        data = (config_dir(env) / name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return data or None
+
+
+def save_text(name: str, data: str, env: Mapping[str, str] | None = None) -> None:
+    """Write a config file atomically, readable by its owner only (0600). Raises OSError."""
+    directory = config_dir(env)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, directory / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelDefaults:
+    """What changing the model resets: tool version, output tokens, thinking."""
+
+    tool_version: str
+    max_tokens: int
+    max_output_tokens: int
+    has_thinking: bool
+    thinking_budget: int
+
+
+def default_model(provider: str) -> str:
+    """The model a provider starts with."""
+    return models.DEFAULT_MODELS.get(provider, models.DEFAULT_MODELS["anthropic"])
+
+
+def model_defaults(model: str) -> ModelDefaults:
+    """The defaults of ``model`` from the model table (unknown models get a safe fallback)."""
+    info = models.model_info(model)
+    return ModelDefaults(
+        tool_version=info.tool_version,
+        max_tokens=info.default_output_tokens,
+        max_output_tokens=info.max_output_tokens,
+        has_thinking=info.has_thinking,
+        thinking_budget=max(1024, info.default_output_tokens // 2),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every sidebar choice; read once per run into a LoopConfig."""
+
+    provider: str = "anthropic"
+    model: str = ""
+    api_key: str = ""
+    only_n_most_recent_images: int = 3
+    system_prompt_suffix: str = ""
+    hide_images: bool = False
+    token_efficient_tools_beta: bool = False
+    tool_version: str = "computer_use_20250124"
+    max_tokens: int = 16384
+    thinking: bool = False
+    thinking_budget: int = 8192
+
+    def with_model(self, model: str) -> Settings:
+        """These settings with ``model`` and that model's defaults (the reference's rule)."""
+        d = model_defaults(model)
+        return replace(
+            self,
+            model=model,
+            tool_version=d.tool_version,
+            max_tokens=d.max_tokens,
+            thinking=False,
+            thinking_budget=min(d.thinking_budget, d.max_tokens - 1),
+        )
+
+
+#: Fields stored in settings.json (the key and the prompt have files of their own).
+JSON_FIELDS = tuple(
+    f.name for f in fields(Settings) if f.name not in ("api_key", "system_prompt_suffix")
+)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """``value`` if it has the field's type and a valid value, else ``default``."""
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else default
+    if isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return value if ok else default
+    if name == "provider":
+        return value if value in PROVIDERS else default
+    if name == "tool_version":
+        return value if value in TOOL_VERSIONS else default
+    return value if isinstance(value, str) and value else default
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Saved settings, falling back to the environment, then to the model's defaults.
+
+    A damaged settings.json is ignored field by field: a bad value never stops the app.
+    """
+    env = os.environ if env is None else env
+    provider = env.get("API_PROVIDER", "anthropic")
+    if provider not in PROVIDERS:
+        provider = "anthropic"
+    saved: dict[str, Any] = {}
+    raw = load_text(SETTINGS_FILE, env)
+    if raw:
+        with contextlib.suppress(ValueError):
+            loaded = json.loads(raw)
+            saved = loaded if isinstance(loaded, dict) else {}
+    provider = _coerce("provider", saved.get("provider"), provider)
+    model = saved.get("model")
+    if not isinstance(model, str) or not model.strip():
+        model = default_model(provider)
+    base = Settings(provider=provider).with_model(model)
+    values = {
+        name: _coerce(name, saved[name], getattr(base, name))
+        for name in JSON_FIELDS
+        if name in saved and name not in ("provider", "model")
+    }
+    return replace(
+        base,
+        **values,
+        api_key=load_text(API_KEY_FILE, env) or env.get("ANTHROPIC_API_KEY", ""),
+        system_prompt_suffix=load_text(SYSTEM_PROMPT_FILE, env) or "",
+    )
+
+
+def save_settings(settings: Settings, env: Mapping[str, str] | None = None) -> None:
+    """Persist the sidebar choices (not the key nor the prompt: see save_text)."""
+    data = {k: v for k, v in asdict(settings).items() if k in JSON_FIELDS}
+    save_text(SETTINGS_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n", env)
+
+
+def auth_error(provider: str, api_key: str, env: Mapping[str, str] | None = None) -> str | None:
+    """Why this provider cannot be used yet, as a sentence for the user; None when it can."""
+    env = os.environ if env is None else env
+    if provider == "anthropic":
+        if not api_key.strip():
+            return "Enter your Claude API key in the sidebar to continue."
+        return None
+    if provider == "bedrock":
+        try:
+            import boto3
+        except ImportError:
+            return "Install boto3 (pip install 'anthropic[bedrock]') to use the Bedrock API."
+        try:
+            session = boto3.Session()
+            credentials = session.get_credentials()
+        except Exception as e:  # a broken ~/.aws/config raises its own errors
+            return f"Your AWS configuration could not be read: {e}"
+        if not credentials:
+            return (
+                "You must have AWS credentials set up to use the Bedrock API "
+                "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials)."
+            )
+        if not (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or session.region_name):
+            return "Set the AWS_REGION environment variable to use the Bedrock API."
+        return None
+    if provider == "vertex":
+        if not env.get("CLOUD_ML_REGION"):
+            return "Set the CLOUD_ML_REGION environment variable to use the Vertex API."
+        try:
+            import google.auth
+            from google.auth.exceptions import DefaultCredentialsError
+        except ImportError:
+            return "Install google-auth (pip install 'anthropic[vertex]') to use the Vertex API."
+        try:
+            google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+        except DefaultCredentialsError:
+            return (
+                "Your Google Cloud credentials are not set up correctly "
+                "(run `gcloud auth application-default login` or set "
+                "GOOGLE_APPLICATION_CREDENTIALS)."
+            )
+        except Exception as e:
+            return f"Your Google Cloud credentials could not be loaded: {e}"
+        return None
+    return f"Unknown API provider {provider!r}: choose anthropic, bedrock or vertex."

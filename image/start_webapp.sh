@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Start the chat app (Streamlit, computer_use_demo/streamlit.py) and the combined page.
+# Idempotent: a part already running is left alone; one that died is started again.
+# Settings (environment): STREAMLIT_PORT (8501), HTTP_PORT (8080), NOVNC_PORT (6080),
+# BIND_ADDR (0.0.0.0), PYTHON (the repo's .venv if there is one, else python3), and the
+# desktop's DISPLAY_NUM / WIDTH / HEIGHT / STATE_DIR, handed on to the app.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STREAMLIT_PORT="${STREAMLIT_PORT:-8501}"
+HTTP_PORT="${HTTP_PORT:-8080}"
+ROOT="$(cd "$IMAGE_DIR/.." && pwd)"
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+
+# The app is not part of the desktop: Reset in the app stops and restarts the desktop, which
+# must not take the app down. So its processes carry a marker of their own (lib.sh tracks
+# parts by DESKTOP_MARKER), and their pid files and logs live apart from the desktop's.
+DESKTOP_STATE_DIR="$STATE_DIR"
+STATE_DIR="$DESKTOP_STATE_DIR/webapp"
+DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
+mkdir -p "$STATE_DIR"
+
+# Like lib.sh's start_part, but left in this script's process group rather than a session of
+# its own: the entrypoint runs this script with setsid and ends the app by signalling that group.
+start_app_part() {
+    local name="$1"
+    shift
+    env "$DESKTOP_MARKER" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+    local pid=$!
+    # The child carries the marker only once env has exec'd; record its pid from then on, so
+    # that wait_for never takes a child that is still starting for one that died.
+    while alive "$pid" && ! is_ours "$pid"; do sleep 0.01; done
+    echo "$pid" >"$STATE_DIR/$name.pid"
+}
+
+app_env=(env -u COMPUTER_USE_DESKTOP
+    "DISPLAY_NUM=$DISPLAY_NUM" "DISPLAY=:$DISPLAY_NUM" "WIDTH=$WIDTH" "HEIGHT=$HEIGHT"
+    "STATE_DIR=$DESKTOP_STATE_DIR" "NOVNC_PORT=$NOVNC_PORT" "BIND_ADDR=$BIND_ADDR"
+    "PYTHONUNBUFFERED=1")
+
+start_streamlit() {
+    if part_running streamlit; then
+        log "streamlit already running (pid $(part_pid streamlit))"
+    else
+        log "starting streamlit on $BIND_ADDR:$STREAMLIT_PORT"
+        (cd "$ROOT" && start_app_part streamlit "${app_env[@]}" "$PYTHON" -m streamlit run \
+            "$ROOT/computer_use_demo/streamlit.py" \
+            --server.port "$STREAMLIT_PORT" --server.address "$BIND_ADDR" \
+            --server.headless true --server.fileWatcherType none \
+            --browser.gatherUsageStats false --theme.base light)
+    fi
+    wait_for streamlit port_answers "$(probe_host)" "$STREAMLIT_PORT"
+}
+
+start_page() {
+    if part_running webpage; then
+        log "combined page already running (pid $(part_pid webpage))"
+    else
+        log "starting the combined page on $BIND_ADDR:$HTTP_PORT"
+        start_app_part webpage "${app_env[@]}" "$PYTHON" "$IMAGE_DIR/webapp/server.py" \
+            --bind "$BIND_ADDR" --port "$HTTP_PORT" \
+            --streamlit-port "$STREAMLIT_PORT" --novnc-port "$NOVNC_PORT"
+    fi
+    wait_for webpage port_answers "$(probe_host)" "$HTTP_PORT"
+}
+
+start_streamlit
+start_page
+log "chat app http://$(probe_host):$STREAMLIT_PORT, combined page http://$(probe_host):$HTTP_PORT (logs in $STATE_DIR)"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Stop the chat app and the combined page started by start_webapp.sh (same settings), and
+# every process they started (the agent's shells), nothing else.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+STATE_DIR="$STATE_DIR/webapp"
+DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
+
+pids=($(marked_pids))
+if ((${#pids[@]})); then
+    log "stopping ${#pids[@]} process(es) of the chat app"
+    kill_and_wait 5 "${pids[@]}"
+fi
+rm -f "$STATE_DIR"/*.pid
+log "chat app stopped"

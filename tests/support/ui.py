@@ -1,0 +1,198 @@
+"""Fixtures and helpers of the chat-app tests: an isolated home, free ports and displays of the
+UI range (ports 18100-18199, displays :80-:89), and the real stack started by image/ scripts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+IMAGE = REPO / "image"
+APP = str(REPO / "computer_use_demo" / "streamlit.py")
+PORTS = range(18100, 18200)
+DISPLAYS = range(80, 90)
+
+#: Environment that would leak the developer's own credentials or settings into a test.
+CLEARED_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "API_PROVIDER",
+    "HIDE_WARNING",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "CLOUD_ML_REGION",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "ANTHROPIC_VERTEX_PROJECT_ID",
+)
+
+
+@pytest.fixture
+def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh home: settings and sessions go to tmp_path/.anthropic; no credentials leak in."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("CONFIG_DIR", raising=False)
+    for name in CLEARED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # Credential lookups must never wait on cloud metadata servers.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "no-gcloud"))
+    return home / ".anthropic"
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    with socket.socket() as s, contextlib.suppress(OSError):
+        s.settimeout(0.2)
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            return False
+    return True
+
+
+def free_ports(n: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
+    """``n`` ports of the UI range nobody listens on."""
+    found = [p for p in PORTS if p not in exclude and port_free(p)][:n]
+    if len(found) < n:
+        pytest.skip("no free ports left in 18100-18199")
+    return found
+
+
+def free_display() -> int:
+    """A display number of the UI range with no X server (nor a stale lock of one)."""
+    for n in DISPLAYS:
+        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            return n
+    pytest.skip("no free display in :80-:89")
+    raise AssertionError  # unreachable
+
+
+def wait_http(url: str, timeout: float = 30.0) -> bytes:
+    """GET ``url`` until it answers 200; its body."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                return r.read()
+        except Exception as e:
+            last = e
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {timeout}s: {last}")
+
+
+@dataclass
+class Stack:
+    """The real stack (desktop + chat app + combined page) of one test module."""
+
+    env: dict[str, str]
+    display: int
+    http_port: int
+    streamlit_port: int
+    novnc_port: int
+    vnc_port: int
+    state_dir: Path
+    home: Path
+
+    @property
+    def page_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/"
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.streamlit_port}/"
+
+    def logs(self) -> str:
+        out = []
+        for log in sorted(self.state_dir.rglob("*.log")):
+            with contextlib.suppress(OSError):
+                out.append(f"--- {log}\n{log.read_text(errors='replace')[-4000:]}")
+        return "\n".join(out)
+
+
+def stack_env(tmp: Path, *, extra: dict[str, str] | None = None) -> Stack:
+    display = free_display()
+    http_port, streamlit_port, novnc_port, vnc_port = free_ports(4)
+    home = tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    state = tmp / "state"
+    env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
+    env.update(
+        HOME=str(home),
+        DISPLAY_NUM=str(display),
+        WIDTH="1024",
+        HEIGHT="768",
+        HTTP_PORT=str(http_port),
+        STREAMLIT_PORT=str(streamlit_port),
+        NOVNC_PORT=str(novnc_port),
+        VNC_PORT=str(vnc_port),
+        BIND_ADDR="127.0.0.1",
+        STATE_DIR=str(state),
+        READY_TIMEOUT="60",
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_GCE_CHECK="True",
+    )
+    env.pop("CONFIG_DIR", None)
+    env.update(extra or {})
+    return Stack(env, display, http_port, streamlit_port, novnc_port, vnc_port, state, home)
+
+
+def run_script(stack: Stack, name: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(IMAGE / name)],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@contextlib.contextmanager
+def running_stack(stack: Stack, *, webapp: bool = True) -> Iterator[Stack]:
+    """Start the desktop (and the app) with the project's own scripts; stop all of it after."""
+    try:
+        for script in ("start_desktop.sh", "start_webapp.sh")[: 2 if webapp else 1]:
+            done = run_script(stack, script)
+            assert done.returncode == 0, f"{script} failed:\n{done.stderr}\n{stack.logs()}"
+        yield stack
+    finally:
+        for script in ("stop_webapp.sh", "stop_desktop.sh"):
+            with contextlib.suppress(Exception):
+                run_script(stack, script, timeout=60)
+
+
+def kill_tree(proc: subprocess.Popen) -> None:
+    """End a process started with start_new_session=True and everything in its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)

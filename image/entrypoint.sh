@@ -9,8 +9,10 @@ shutdown() {
     trap '' TERM INT
     echo "Stopping..." >&2
     if [[ -n "$webapp_pid" ]]; then
-        # The web app runs in a session of its own: end all of it.
+        # The web app runs in a session of its own: end all of it, then whatever it started
+        # in sessions of their own (the agent's shells), found by the app's marker.
         kill -TERM -- "-$webapp_pid" 2>/dev/null || true
+        "$here/stop_webapp.sh" || true
     fi
     "$here/stop_desktop.sh" || true
     if [[ -n "$webapp_pid" ]]; then

@@ -48,12 +48,22 @@ part_pid() { cat "$STATE_DIR/$1.pid" 2>/dev/null || true; }
 
 part_running() { is_ours "$(part_pid "$1")"; }
 
-# start_part NAME CMD...: run CMD in a session of its own, logging to NAME.log.
+# start_part [--same-group] NAME CMD...: run CMD, logging to NAME.log, in a session of its own
+# (or, with --same-group, in the caller's process group, so signalling the group ends it).
 start_part() {
+    local session=(setsid)
+    if [[ "$1" == --same-group ]]; then
+        session=()
+        shift
+    fi
     local name="$1"
     shift
-    env "$DESKTOP_MARKER" setsid "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
-    echo $! >"$STATE_DIR/$name.pid"
+    env "$DESKTOP_MARKER" "${session[@]}" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+    local pid=$!
+    # The child carries the marker only once env has exec'd: record its pid from then on, so
+    # that wait_for never takes a child that is still starting for one that died.
+    while alive "$pid" && ! is_ours "$pid"; do sleep 0.01; done
+    echo "$pid" >"$STATE_DIR/$name.pid"
 }
 
 # fail_part NAME MESSAGE: say what did not come up, show its own log, exit non-zero.

@@ -22,19 +22,6 @@ STATE_DIR="$DESKTOP_STATE_DIR/webapp"
 DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
 mkdir -p "$STATE_DIR"
 
-# Like lib.sh's start_part, but left in this script's process group rather than a session of
-# its own: the entrypoint runs this script with setsid and ends the app by signalling that group.
-start_app_part() {
-    local name="$1"
-    shift
-    env "$DESKTOP_MARKER" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
-    local pid=$!
-    # The child carries the marker only once env has exec'd; record its pid from then on, so
-    # that wait_for never takes a child that is still starting for one that died.
-    while alive "$pid" && ! is_ours "$pid"; do sleep 0.01; done
-    echo "$pid" >"$STATE_DIR/$name.pid"
-}
-
 app_env=(env -u COMPUTER_USE_DESKTOP
     "DISPLAY_NUM=$DISPLAY_NUM" "DISPLAY=:$DISPLAY_NUM" "WIDTH=$WIDTH" "HEIGHT=$HEIGHT"
     "STATE_DIR=$DESKTOP_STATE_DIR" "NOVNC_PORT=$NOVNC_PORT" "BIND_ADDR=$BIND_ADDR"
@@ -45,7 +32,7 @@ start_streamlit() {
         log "streamlit already running (pid $(part_pid streamlit))"
     else
         log "starting streamlit on $BIND_ADDR:$STREAMLIT_PORT"
-        (cd "$ROOT" && start_app_part streamlit "${app_env[@]}" "$PYTHON" -m streamlit run \
+        (cd "$ROOT" && start_part --same-group streamlit "${app_env[@]}" "$PYTHON" -m streamlit run \
             "$ROOT/computer_use_demo/streamlit.py" \
             --server.port "$STREAMLIT_PORT" --server.address "$BIND_ADDR" \
             --server.headless true --server.fileWatcherType none \
@@ -59,7 +46,7 @@ start_page() {
         log "combined page already running (pid $(part_pid webpage))"
     else
         log "starting the combined page on $BIND_ADDR:$HTTP_PORT"
-        start_app_part webpage "${app_env[@]}" "$PYTHON" "$IMAGE_DIR/webapp/server.py" \
+        start_part --same-group webpage "${app_env[@]}" "$PYTHON" "$IMAGE_DIR/webapp/server.py" \
             --bind "$BIND_ADDR" --port "$HTTP_PORT" \
             --streamlit-port "$STREAMLIT_PORT" --novnc-port "$NOVNC_PORT"
     fi

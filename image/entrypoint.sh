@@ -31,10 +31,17 @@ fi
 if [[ -x "$here/start_webapp.sh" ]]; then
     setsid "$here/start_webapp.sh" &
     webapp_pid=$!
+    # start_webapp.sh returns once both ports answer (its servers stay in its process group).
+    if ! wait "$webapp_pid"; then
+        echo "The chat app did not start; stopping." >&2
+        "$here/stop_webapp.sh" || true
+        "$here/stop_desktop.sh" || true
+        exit 1
+    fi
 fi
 
 echo "✨ Computer Use Demo is ready!"
-echo "➡️  Open http://localhost:8080 in your browser to begin"
+echo "➡️  Open http://localhost:${HTTP_PORT:-8080} in your browser to begin"
 
 # Sleep in short waits so a signal is handled at once, and reap whatever exits meanwhile.
 while :; do

@@ -73,7 +73,7 @@ start_tint2() {
 
 start_x11vnc() {
     if ! skip_if_running x11vnc; then
-        local args=(-display ":$DISPLAY_NUM" -rfbport "$VNC_PORT" -listen "$BIND_ADDR"
+        local args=(-display ":$DISPLAY_NUM" -rfbport "$VNC_PORT" -listen "$BIND_ADDR" -noipv6
             -forever -shared -wait 50 -loop500 -quiet)
         if [[ -n "${VNC_PASSWORD:-}" ]]; then
             (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$STATE_DIR/vncpasswd")

@@ -1,0 +1,63 @@
+# The computer-use demo in one image: a virtual desktop (Xvfb, mutter + tint2, Firefox), VNC on
+# 5900, noVNC on 6080, the chat app (Streamlit) on 8501 and the combined page on 8080, brought up
+# by the same image/entrypoint.sh that the native start (scripts/start) runs.
+# Layers go from slowest-changing to fastest: Debian packages, Python dependencies, our code.
+FROM python:3.11-slim-bookworm
+
+ARG WIDTH=1024
+ARG HEIGHT=768
+ARG DISPLAY_NUM=1
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONUNBUFFERED=1 \
+    HOME=/home/computeruse \
+    WIDTH=${WIDTH} \
+    HEIGHT=${HEIGHT} \
+    DISPLAY_NUM=${DISPLAY_NUM}
+
+# 1. Debian packages, read from the same lists scripts/install reads (one place for both).
+#    Manuals, docs (but their copyright notes) and translations stay out: ~200 MB nobody reads.
+COPY image/packages/desktop.txt image/packages/apps.txt /tmp/packages/
+RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' \
+      'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' \
+      'path-exclude=/usr/share/locale/*' 'path-include=/usr/share/locale/locale.alias' \
+      >/etc/dpkg/dpkg.cfg.d/01-slim \
+ && sed -e 's/#.*//' -e '/^[[:space:]]*$/d' /tmp/packages/desktop.txt /tmp/packages/apps.txt \
+      >/tmp/packages/wanted \
+ && apt-get update \
+ && xargs --arg-file=/tmp/packages/wanted apt-get install -y --no-install-recommends \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* /tmp/packages
+
+# 2. The user Claude works as, with sudo and no password (as in the reference image), and the
+#    X socket folder Xvfb expects to be root's when it runs as that user.
+RUN useradd --create-home --home-dir "$HOME" --shell /bin/bash --uid 1000 --user-group computeruse \
+ && echo "computeruse ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/computeruse \
+ && chmod 0440 /etc/sudoers.d/computeruse \
+ && mkdir -p "$HOME/.anthropic" /tmp/.X11-unix \
+ && chown computeruse:computeruse "$HOME/.anthropic" \
+ && chmod 1777 /tmp/.X11-unix
+
+# 3. Python dependencies, taken from pyproject.toml alone so a code change keeps this layer.
+COPY pyproject.toml /tmp/deps/pyproject.toml
+RUN python3 -c 'import sys, tomllib; print(*tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"], sep="\n")' \
+      /tmp/deps/pyproject.toml >/tmp/deps/requirements.txt \
+ && pip install --no-cache-dir --requirement /tmp/deps/requirements.txt \
+ && rm -rf /tmp/deps
+
+# 4. Our code: the package (no dependencies left to fetch), then HOME laid out like a checkout
+#    (image/ beside computer_use_demo/), which is where the image/ scripts look for things.
+COPY pyproject.toml README.md /tmp/src/
+COPY computer_use_demo/ /tmp/src/computer_use_demo/
+RUN pip install --no-cache-dir --no-deps /tmp/src \
+ && rm -rf /tmp/src
+COPY image/desktop/firefox-policies.json /etc/firefox/policies/policies.json
+COPY --chown=computeruse:computeruse computer_use_demo/ /home/computeruse/computer_use_demo/
+COPY --chown=computeruse:computeruse image/ /home/computeruse/image/
+
+USER 1000:1000
+WORKDIR /home/computeruse
+EXPOSE 5900 6080 8501 8080
+ENTRYPOINT ["/home/computeruse/image/entrypoint.sh"]

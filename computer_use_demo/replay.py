@@ -20,6 +20,7 @@ from .events import (
     ToolResultEvent,
     UserMessage,
 )
+from .history import image_media_type
 from .ui_render import format_error, usage_line, usage_totals
 
 STYLE = """
@@ -43,17 +44,6 @@ details summary { cursor: pointer; color: #555; }
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _media_type(data: str) -> str:
-    """The image type from the first base64 characters (the tools send PNG or JPEG)."""
-    if data.startswith("/9j/"):
-        return "image/jpeg"
-    if data.startswith("UklGR"):
-        return "image/webp"
-    if data.startswith("R0lGOD"):
-        return "image/gif"
-    return "image/png"
 
 
 def _block_html(block: dict) -> str:
@@ -95,7 +85,7 @@ def _event_html(ev: Event) -> str:
         if r.error:
             parts.append(f'<div class="error">{_e(r.error)}</div>')
         if r.base64_image:
-            src = f"data:{_media_type(r.base64_image)};base64,{r.base64_image}"
+            src = f"data:{image_media_type(r.base64_image)};base64,{r.base64_image}"
             parts.append(f'<img class="shot" alt="{_e(ev.name)} screenshot" src="{_e(src)}">')
         if r.system:
             parts.append(f'<div class="note">{_e(r.system)}</div>')

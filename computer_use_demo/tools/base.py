@@ -87,6 +87,15 @@ class ToolSpec:
                 return frozenset(props[key]["enum"])
         return frozenset()
 
+    def required_for(self, choice: str) -> tuple[str, ...]:
+        """The fields the schema's ``allOf`` rules require for this action / command."""
+        needed: list[str] = []
+        for rule in self.input_schema.get("allOf", ()):
+            condition = rule.get("if", {}).get("properties", {})
+            if any(c.get("const") == choice for c in condition.values()):
+                needed += rule.get("then", {}).get("required", [])
+        return tuple(needed)
+
 
 class BaseAnthropicTool(ABC):
     """The tool interface: ``to_params()`` for the API, an async ``__call__`` to run it."""

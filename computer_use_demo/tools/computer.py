@@ -78,16 +78,6 @@ _FIELDS_2025: dict[str, frozenset[str]] = {
     "wait": frozenset({"duration"}),
     "zoom": frozenset({"region"}),
 }
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "key": ("text",),
-    "type": ("text",),
-    "mouse_move": ("coordinate",),
-    "left_click_drag": ("coordinate",),
-    "scroll": ("scroll_direction", "scroll_amount"),
-    "hold_key": ("text", "duration"),
-    "wait": ("duration",),
-    "zoom": ("region",),
-}
 
 
 def chunks(s: str, chunk_size: int) -> list[str]:
@@ -183,7 +173,7 @@ class ComputerTool(BaseAnthropicTool):
             raise ToolError(
                 f"`{name}` is not accepted for action `{action}` (it takes {takes}).{hint}"
             )
-        for name in _REQUIRED.get(action, ()):
+        for name in self.spec.required_for(action):
             if name not in given:
                 raise ToolError(f"`{name}` is required for action `{action}`")
         try:

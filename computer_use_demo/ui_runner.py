@@ -22,7 +22,8 @@ from typing import Any
 
 from .events import Done, ErrorEvent, Event, UserMessage
 from .history import heal
-from .loop import LoopConfig, agent_events
+from .loop import LoopConfig, agent_events, build_tools
+from .tools import ToolCollection
 from .trajectory import EVENTS_FILE, Trajectory, TrajectoryInfo, list_trajectories
 
 log = logging.getLogger(__name__)
@@ -231,12 +232,43 @@ def forget(session_id: str) -> None:
 
 
 def stop_all(timeout: float = 30.0) -> None:
-    """Stop every running agent (Reset, shutdown)."""
+    """Stop every running agent and its tools (Reset, shutdown)."""
     with _RUNS_LOCK:
         runs = list(_RUNS.values())
+        held = [tools for _, tools in _TOOLS.values()]
+        _TOOLS.clear()
     for run in runs:
         if run.running:
             run.stop(timeout)
+    for tools in held:
+        _close_tools(tools)
+
+
+#: One tool set per session, kept across the user's messages, so that bash keeps its cwd and
+#: variables ("state is persistent across command calls and discussions with the user"). A
+#: session whose tool version changes gets a new set and the old one is stopped.
+_TOOLS: dict[str, tuple[tuple[Any, ...], ToolCollection]] = {}
+
+
+def session_tools(session_id: str, config: LoopConfig) -> ToolCollection:
+    """The session's tool set for ``config`` (built on first use)."""
+    key = (config.tool_version, config.extra_tools)
+    with _RUNS_LOCK:
+        held = _TOOLS.get(session_id)
+        if held is not None and held[0] == key:
+            return held[1]
+        tools = build_tools(config)
+        _TOOLS[session_id] = (key, tools)
+    if held is not None:
+        _close_tools(held[1])
+    return tools
+
+
+def _close_tools(tools: ToolCollection, timeout: float = 15.0) -> None:
+    """Stop a tool set (bash's process group) from any thread, running loop or not."""
+    thread = threading.Thread(target=lambda: asyncio.run(tools.stop()), daemon=True)
+    thread.start()
+    thread.join(timeout)
 
 
 def with_user_message(
@@ -281,6 +313,8 @@ def _send(
     interrupted = last_done is not None and last_done.reason == "stopped"
     messages = with_user_message(history, text, interrupted=interrupted)
     user = UserMessage(text=text)
+    if tools is None:
+        tools = session_tools(trajectory.id, config)
     run = SessionRun(trajectory, config, messages, prior_events=prior, tools=tools)
     run._record(user)
     run.run_start = len(run.events) - 1
@@ -300,3 +334,6 @@ def _prune() -> None:
     )
     for run in finished[KEEP_FINISHED:]:
         del _RUNS[run.trajectory.id]
+        held = _TOOLS.pop(run.trajectory.id, None)
+        if held is not None:  # nobody will send in that session soon: free its shell
+            threading.Thread(target=_close_tools, args=(held[1],), daemon=True).start()

@@ -38,6 +38,10 @@ FIT_WITHIN = (1280, 800)
 SETTLE_MIN_DELAY = 0.1
 SETTLE_INTERVAL = 0.05
 SETTLE_MAX = 2.0
+#: While the screen still shows what it showed before the action, two matching frames only
+#: mean the app has not reacted yet (a busy Firefox opens its menu after 200 ms and more):
+#: keep looking this long, counted from the action, before taking stillness for settled.
+SETTLE_REACTION = 0.3
 #: zlib level 1: about 3x faster than the default for a slightly bigger PNG.
 PNG_COMPRESS_LEVEL = 1
 
@@ -174,6 +178,7 @@ class Screen:
         if fixed_delay is None and os.environ.get("SCREENSHOT_DELAY"):
             fixed_delay = float(os.environ["SCREENSHOT_DELAY"])
         self.fixed_delay = fixed_delay
+        self._before: bytes | None = None
 
     async def capture(self) -> Image.Image:
         """The whole screen at full resolution, RGB."""
@@ -208,22 +213,31 @@ class Screen:
             except OSError as exc:
                 raise ScreenError(f"scrot wrote no screenshot: {err.strip() or exc}") from exc
 
+    async def before_action(self) -> None:
+        """Remember the screen as it is before an action, for ``settled`` to compare with."""
+        self._before = None if self.fixed_delay is not None else (await self.capture()).tobytes()
+
     async def settled(self) -> Image.Image:
         """The screen once it stops changing: after SETTLE_MIN_DELAY, frames are taken every
-        SETTLE_INTERVAL until two in a row are identical or SETTLE_MAX has passed. A fixed
-        delay (``SCREENSHOT_DELAY``) replaces this when set."""
+        SETTLE_INTERVAL until two in a row are identical or SETTLE_MAX has passed. If the
+        screen still equals the frame ``before_action`` took, stillness counts only after
+        SETTLE_REACTION (the app may not have drawn its answer yet). A fixed delay
+        (``SCREENSHOT_DELAY``) replaces all this when set."""
+        before, self._before = self._before, None
         if self.fixed_delay is not None:
             await asyncio.sleep(self.fixed_delay)
             return await self.capture()
-        deadline = time.monotonic() + SETTLE_MAX
+        start = time.monotonic()
         await asyncio.sleep(SETTLE_MIN_DELAY)
         frame = await self.capture()
         raw = frame.tobytes()
-        while time.monotonic() < deadline:
+        reacted = raw != before
+        while (elapsed := time.monotonic() - start) < SETTLE_MAX:
             await asyncio.sleep(SETTLE_INTERVAL)
             frame = await self.capture()
             previous, raw = raw, frame.tobytes()
-            if raw == previous:
+            reacted = reacted or raw != before
+            if raw == previous and (reacted or elapsed >= SETTLE_REACTION):
                 break
         return frame
 

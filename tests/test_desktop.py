@@ -8,7 +8,9 @@ its page, Firefox opening from the panel.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -21,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from computer_use_demo.tools.base import ToolResult
 from computer_use_demo.tools.computer import ComputerTool20250124
 from tests.support.xvfb import display_in_use
 
@@ -194,6 +198,39 @@ def test_firefox_launcher_opens_firefox(desktop: Desktop) -> None:
     assert not firefox_window()
     asyncio.run(computer(action="left_click", coordinate=[20, 748]))  # the first launcher
     wait_until(firefox_window, 120, "a Firefox window")
+
+
+def test_settled_screenshot_shows_the_menu_a_click_opens(desktop: Desktop) -> None:
+    """Settling must catch what a click shows at once: Firefox's context menu, complete."""
+    computer = ComputerTool20250124(width=1024, height=768, display_num=desktop.display)
+    window = x(desktop, "xdotool", "search", "--onlyvisible", "--class", "firefox").stdout.split()
+    assert window, "needs the Firefox window of the launcher test"
+    geometry = x(desktop, "xdotool", "getwindowgeometry", "--shell", window[-1]).stdout
+    g = dict(line.split("=") for line in geometry.split())
+    # A point in the upper left of the page, so the menu opens down and to the right of it.
+    cx = int(g["X"]) + int(g["WIDTH"]) // 4
+    cy = int(g["Y"]) + int(g["HEIGHT"]) // 3
+    box = (cx + 10, cy + 10, cx + 120, cy + 120)  # well inside any context menu
+
+    def png(result: ToolResult) -> Image.Image:
+        assert result.base64_image, result
+        return Image.open(io.BytesIO(base64.b64decode(result.base64_image))).convert("RGB")
+
+    def still() -> bool:  # Firefox has finished drawing its page
+        a = png(asyncio.run(computer(action="screenshot"))).crop(box).tobytes()
+        time.sleep(0.5)
+        return a == png(asyncio.run(computer(action="screenshot"))).crop(box).tobytes()
+
+    wait_until(still, 60, "Firefox to stop redrawing")
+    before = png(asyncio.run(computer(action="mouse_move", coordinate=[cx, cy]))).crop(box)
+    try:
+        after = png(asyncio.run(computer(action="right_click"))).crop(box)
+        time.sleep(1.0)
+        later = png(asyncio.run(computer(action="screenshot"))).crop(box)
+    finally:
+        asyncio.run(computer(action="key", text="Escape"))
+    assert after.tobytes() != before.tobytes(), "the settled screenshot misses the menu"
+    assert after.tobytes() == later.tobytes(), "the settled screenshot caught a half-drawn menu"
 
 
 def test_stop_ends_everything(desktop: Desktop) -> None:

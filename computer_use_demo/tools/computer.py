@@ -33,6 +33,8 @@ UNMAPPED_TYPING_DELAY_MS = 100
 #: double-click time (xterm 250 ms, GTK/Qt 400 ms).
 MULTI_CLICK_GAP = "0.08"
 XDOTOOL_TIMEOUT = 30.0
+#: Actions that return the screen as it is, without waiting for it to settle.
+UNSETTLED_ACTIONS = frozenset({"screenshot", "cursor_position", "zoom", "wait"})
 SCROLL_BUTTONS = {"up": "4", "down": "5", "left": "6", "right": "7"}
 CLICKS: dict[str, tuple[str, int]] = {
     "left_click": ("1", 1),
@@ -177,6 +179,8 @@ class ComputerTool(BaseAnthropicTool):
             if name not in given:
                 raise ToolError(f"`{name}` is required for action `{action}`")
         try:
+            if action not in UNSETTLED_ACTIONS:
+                await self.screen.before_action()
             return await getattr(self, f"_{action}")(**given)
         except ScreenError as exc:
             raise ToolError(str(exc)) from exc

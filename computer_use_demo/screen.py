@@ -39,9 +39,10 @@ SETTLE_MIN_DELAY = 0.1
 SETTLE_INTERVAL = 0.05
 SETTLE_MAX = 2.0
 #: While the screen still shows what it showed before the action, two matching frames only
-#: mean the app has not reacted yet (a busy Firefox opens its menu after 200 ms and more):
-#: keep looking this long, counted from the action, before taking stillness for settled.
-SETTLE_REACTION = 0.3
+#: mean the app has not reacted yet (a busy Firefox draws its context menu 150 ms or more
+#: after the click): keep looking this long, counted from the action, before taking
+#: stillness for settled. It is also what a click that changes nothing costs.
+SETTLE_REACTION = 0.2
 #: zlib level 1: about 3x faster than the default for a slightly bigger PNG.
 PNG_COMPRESS_LEVEL = 1
 
@@ -232,12 +233,12 @@ class Screen:
         frame = await self.capture()
         raw = frame.tobytes()
         reacted = raw != before
-        while (elapsed := time.monotonic() - start) < SETTLE_MAX:
+        while time.monotonic() - start < SETTLE_MAX:
             await asyncio.sleep(SETTLE_INTERVAL)
             frame = await self.capture()
             previous, raw = raw, frame.tobytes()
             reacted = reacted or raw != before
-            if raw == previous and (reacted or elapsed >= SETTLE_REACTION):
+            if raw == previous and (reacted or time.monotonic() - start >= SETTLE_REACTION):
                 break
         return frame
 

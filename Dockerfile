@@ -24,7 +24,8 @@ RUN printf '%s\n' 'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*
       'path-exclude=/usr/share/man/*' 'path-exclude=/usr/share/info/*' \
       'path-exclude=/usr/share/locale/*' 'path-include=/usr/share/locale/locale.alias' \
       >/etc/dpkg/dpkg.cfg.d/01-slim \
- && sed -e 's/#.*//' -e '/^[[:space:]]*$/d' /tmp/packages/desktop.txt /tmp/packages/apps.txt \
+ && sed -e 's/#.*//' -e 's/[[:space:]]*|.*//' -e '/^[[:space:]]*$/d' \
+      /tmp/packages/desktop.txt /tmp/packages/apps.txt \
       >/tmp/packages/wanted \
  && apt-get update \
  && xargs --arg-file=/tmp/packages/wanted apt-get install -y --no-install-recommends \

@@ -3,6 +3,9 @@ Anthropic-compatible endpoint through ``base_url`` / ``ANTHROPIC_BASE_URL``.
 
 Retries (429, 408, 409, 5xx, 529 and connection errors) are the SDK's: exponential backoff
 that honours ``retry-after`` / ``retry-after-ms``.
+
+Vertex takes an OAuth access token from ``ANTHROPIC_VERTEX_ACCESS_TOKEN`` when set (a token
+from ``gcloud auth print-access-token``, a proxy, tests); otherwise the SDK asks google-auth.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
 
 DEFAULT_MAX_RETRIES = 4
+VERTEX_ACCESS_TOKEN_ENV = "ANTHROPIC_VERTEX_ACCESS_TOKEN"
 
 Client = AsyncAnthropic | AsyncAnthropicBedrock | AsyncAnthropicVertex
 
@@ -57,7 +61,8 @@ def make_client(
             case APIProvider.BEDROCK:
                 return AsyncAnthropicBedrock(base_url=base_url, **common)
             case APIProvider.VERTEX:
-                return AsyncAnthropicVertex(base_url=base_url, **common)
+                token = os.environ.get(VERTEX_ACCESS_TOKEN_ENV) or None
+                return AsyncAnthropicVertex(base_url=base_url, access_token=token, **common)
     except ProviderError:
         raise
     except Exception as e:  # the SDKs raise ValueError / AnthropicError for missing settings

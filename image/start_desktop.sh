@@ -62,9 +62,22 @@ DESKTOP
     fi
 }
 
+# The panel's browser: Debian's firefox-esr, else Firefox as Ubuntu ships it.
+browser_app() {
+    local app
+    for app in firefox-esr firefox; do
+        if [[ -f "/usr/share/applications/$app.desktop" ]]; then
+            echo "/usr/share/applications/$app.desktop"
+            return
+        fi
+    done
+    echo /usr/share/applications/firefox-esr.desktop
+}
+
 start_tint2() {
     if ! skip_if_running tint2; then
-        sed "s#@EDITOR_APP@#$(editor_app)#" "$IMAGE_DIR/desktop/tint2rc" >"$STATE_DIR/tint2rc"
+        sed -e "s#@EDITOR_APP@#$(editor_app)#" -e "s#@BROWSER_APP@#$(browser_app)#" \
+            "$IMAGE_DIR/desktop/tint2rc" >"$STATE_DIR/tint2rc"
         log "starting tint2"
         start_part tint2 tint2 -c "$STATE_DIR/tint2rc"
     fi

@@ -1,9 +1,11 @@
 """A fake Anthropic Messages API: a real HTTP server on 127.0.0.1 that checks every request
 like the real API (validate.py) and answers from a script of replies.
 
-Each valid ``POST /v1/messages`` consumes the next script item: a ``Reply`` or a function of
-the request body returning one. An invalid request is answered 400 (401 without a key) with
-the API's error JSON and consumes nothing. Every request is recorded, valid or not.
+It serves the Messages API as Anthropic (``POST /v1/messages``), Amazon Bedrock and Google
+Vertex AI (their URLs, bodies and sign-in: providers.py) do. Each valid request consumes the
+next script item: a ``Reply`` or a function of the request body returning one. An invalid
+request is answered 400 (401/403 for credentials) with that provider's error JSON and
+consumes nothing. Every request is recorded, valid or not, with its provider.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .providers import (
+    ANTHROPIC,
+    BEDROCK,
+    DEFAULT_AWS,
+    DEFAULT_VERTEX_TOKEN,
+    VERTEX,
+    AwsCredentials,
+    route,
+    validate_bedrock_request,
+    validate_vertex_request,
+)
 from .validate import Invalid, count_cache_control, sign, validate_request
 
 DEFAULT_SECRET = b"fake-api-thinking-secret"
@@ -101,6 +114,26 @@ def error(
     )
 
 
+def bedrock_error(status: int, msg: str, *, type: str | None = None) -> Reply:
+    """An error as Bedrock sends it: ``{"message": ...}`` and an ``x-amzn-ErrorType`` header."""
+    kind = type or {
+        400: "ValidationException",
+        403: "AccessDeniedException",
+        404: "ResourceNotFoundException",
+        408: "ModelTimeoutException",
+        424: "ModelErrorException",
+        429: "ThrottlingException",
+        503: "ServiceUnavailableException",
+    }.get(status, "InternalServerException")
+    return Reply(
+        status=status,
+        body={"message": msg},
+        headers={
+            "x-amzn-errortype": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+        },
+    )
+
+
 def malformed(raw: str = '{"id": "msg_broken", "type": "mess', status: int = 200) -> Reply:
     return Reply(status=status, body=raw, headers={"content-type": "application/json"})
 
@@ -115,6 +148,10 @@ class Recorded:
     body: Any
     status: int = 0
     error: str | None = None  # the validation message when refused
+    provider: str | None = None  # anthropic, bedrock or vertex (None: an unknown path)
+    model: str | None = None  # from the body (anthropic) or the URL (bedrock, vertex)
+    project: str | None = None  # vertex's URL
+    region: str | None = None  # vertex's URL
     response: Any = None
     at: float = 0.0
 
@@ -134,10 +171,14 @@ class FakeAnthropicAPI:
         port: int = 0,
         default: ScriptItem | None = None,
         secret: bytes = DEFAULT_SECRET,
+        aws: AwsCredentials = DEFAULT_AWS,
+        vertex_token: str | None = DEFAULT_VERTEX_TOKEN,
     ) -> None:
         self.script: deque[ScriptItem] = deque(script)
         self.default = default
         self.secret = secret
+        self.aws = aws
+        self.vertex_token = vertex_token  # None: any bearer token
         self.requests: list[Recorded] = []
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -204,15 +245,28 @@ class FakeAnthropicAPI:
         record = Recorded(method=method, path=path, headers=headers, body=body, at=time.time())
         with self._lock:
             self.requests.append(record)
-        if method != "POST" or path.split("?")[0] != "/v1/messages":
+        where = route(path)
+        if method != "POST" or where is None:
             reply = error(404, f"{method} {path} not found", type="not_found_error")
             record.error = "not found"
             return record, reply
+        record.provider = where.provider
+        record.model = where.model or (body.get("model") if isinstance(body, dict) else None)
+        record.project, record.region = where.project, where.region
         try:
-            validate_request(headers, body, secret=self.secret)
+            if where.stream:
+                raise Invalid("the fake API does not stream", 404, "not_found_error")
+            if where.provider == BEDROCK:
+                validate_bedrock_request(
+                    method, path, headers, raw, body, secret=self.secret, aws=self.aws
+                )
+            elif where.provider == VERTEX:
+                validate_vertex_request(headers, body, secret=self.secret, token=self.vertex_token)
+            else:
+                validate_request(headers, body, secret=self.secret)
         except Invalid as e:
             record.error = e.message
-            return record, error(e.status, e.message, type=e.error_type)
+            return record, _refusal(where.provider, e)
         with self._lock:
             item = self.script.popleft() if self.script else self.default
         if item is None:
@@ -220,10 +274,13 @@ class FakeAnthropicAPI:
         else:
             reply = item(body) if callable(item) else item
         if reply.status == 200 and reply.body is None:
-            reply = Reply(**{**reply.__dict__, "body": self._message_body(body, reply)})
+            message_body = self._message_body(body, reply, model=record.model)
+            reply = Reply(**{**reply.__dict__, "body": message_body})
         return record, reply
 
-    def _message_body(self, request: dict[str, Any], reply: Reply) -> dict[str, Any]:
+    def _message_body(
+        self, request: dict[str, Any], reply: Reply, *, model: str | None
+    ) -> dict[str, Any]:
         content = []
         for block in reply.content:
             block = dict(block)
@@ -235,7 +292,7 @@ class FakeAnthropicAPI:
             "id": f"msg_fake_{next(_ids):06d}",
             "type": "message",
             "role": "assistant",
-            "model": request.get("model", "claude-fake"),
+            "model": model or "claude-fake",
             "content": content,
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
@@ -335,6 +392,18 @@ class FakeAnthropicAPI:
                     self.close_connection = True
 
         return Handler
+
+
+def _refusal(provider: str, e: Invalid) -> Reply:
+    """The refusal in the provider's error shape."""
+    if provider == BEDROCK:
+        kind = None if e.error_type.endswith("_error") else e.error_type
+        return bedrock_error(e.status, e.message, type=kind)
+    if provider == VERTEX and e.status == 401:  # Google's front door, not Anthropic's API
+        body = {"error": {"code": 401, "message": e.message, "status": e.error_type}}
+        return Reply(status=401, body=body)
+    assert provider in (ANTHROPIC, VERTEX), provider
+    return error(e.status, e.message, type=e.error_type)
 
 
 def _strip(value: Any) -> Any:

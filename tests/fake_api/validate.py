@@ -91,11 +91,23 @@ def validate_request(headers: Mapping[str, str], body: Any, *, secret: bytes) ->
         raise Invalid("request body must be a JSON object")
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise Invalid("model: Field required")
+    validate_payload(body, betas_of(headers), secret=secret)
+
+
+def validate_payload(
+    body: dict[str, Any],
+    betas: set[str],
+    *,
+    secret: bytes,
+    beta_source: str = "the anthropic-beta header",
+) -> None:
+    """The checks every provider makes on the Messages request itself (all but the model,
+    which Bedrock and Vertex take from the URL), with ``betas`` however the provider got them."""
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise Invalid("max_tokens: Field required (a positive integer)")
     _validate_system(body.get("system"))
-    _validate_tools(body.get("tools"), betas_of(headers))
+    _validate_tools(body.get("tools"), betas, beta_source)
     thinking = body.get("thinking")
     if thinking is not None:
         _validate_thinking_config(thinking, max_tokens)
@@ -120,7 +132,7 @@ def _validate_system(system: Any) -> None:
             raise Invalid(f"system.{i}.text: text content blocks must be non-empty")
 
 
-def _validate_tools(tools: Any, betas: set[str]) -> None:
+def _validate_tools(tools: Any, betas: set[str], beta_source: str) -> None:
     if tools is None:
         return
     if not isinstance(tools, list):
@@ -149,7 +161,7 @@ def _validate_tools(tools: Any, betas: set[str]) -> None:
             need = " or ".join(sorted(TOOL_TYPE_BETAS[kind]))
             have = ", ".join(sorted(betas)) or "none"
             raise Invalid(
-                f"tools.{i}: tool type '{kind}' needs the anthropic-beta header {need} "
+                f"tools.{i}: tool type '{kind}' needs {beta_source} {need} "
                 f"(the request has: {have})"
             )
         if name != TOOL_TYPE_NAMES[kind]:

@@ -11,7 +11,11 @@ from collections.abc import Iterator
 
 import pytest
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: Debian's chromium; Ubuntu names it chromium-browser.
+CHROMIUM = os.environ.get("CHROMIUM") or next(
+    (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)),
+    "/usr/bin/chromium",
+)
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -130,7 +130,7 @@ def read_package_list(path: Path) -> list[str]:
     """Package names of one list, the way scripts/install and the Dockerfile read it."""
     names = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        name = line.split("#", 1)[0].strip()
+        name = line.split("#", 1)[0].split("|", 1)[0].strip()  # "a | b": the image takes a
         if name:
             names.append(name)
     return names

@@ -208,7 +208,7 @@ class _Recorder(Middleware):
                     request_headers=redact_headers(
                         http_request.headers if http_request is not None else request.headers
                     ),
-                    request_body=request.json if request.json is not None else self.body,
+                    request_body=self._body(request, http_request),
                     error=f"{type(e).__name__}: {e}",
                     elapsed_ms=(time.perf_counter() - started) * 1000,
                 )
@@ -226,7 +226,7 @@ class _Recorder(Middleware):
                 method=http.request.method,
                 url=str(http.request.url),
                 request_headers=redact_headers(http.request.headers),
-                request_body=request.json if request.json is not None else self.body,
+                request_body=self._body(request, http.request),
                 status=http.status_code,
                 response_headers=redact_headers(http.headers),
                 response_body=body,
@@ -234,6 +234,16 @@ class _Recorder(Middleware):
             )
         )
         return response
+
+    def _body(self, request: Any, http_request: Any) -> Any:
+        """The JSON body as it went on the wire: Bedrock and Vertex rewrite the SDK's request
+        (the model moves to the URL, anthropic_version and betas into the body)."""
+        if request.json is None:  # our pre-serialized body (Anthropic): sent as built
+            return self.body
+        try:
+            return json.loads(http_request.content)
+        except Exception:  # no request, or a streamed body: the request as the SDK got it
+            return request.json
 
     def _add(self, exchange: ApiExchange) -> None:
         self.pending.append(exchange)

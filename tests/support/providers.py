@@ -71,9 +71,7 @@ VERTEX = ProviderRun(
 )
 
 
-def offline_provider_env(
-    monkeypatch: pytest.MonkeyPatch, api: FakeAnthropicAPI, home: str
-) -> None:
+def offline_provider_env(monkeypatch: pytest.MonkeyPatch, api: FakeAnthropicAPI, home: str) -> None:
     """Point both providers' clients at ``api`` through their own environment variables, with
     static fake credentials, and turn off every metadata-server lookup (EC2, GCE)."""
     for name in _CLEARED:
@@ -88,7 +86,7 @@ def offline_provider_env(
         "AWS_SECRET_ACCESS_KEY": DEFAULT_AWS.secret_key,
         "AWS_REGION": DEFAULT_AWS.region,
         "ANTHROPIC_BEDROCK_BASE_URL": api.url,
-        "NO_GCE_CHECK": "True",
+        "NO_GCE_CHECK": "true",  # google-auth compares with "true", read at import
         "GCE_METADATA_HOST": "127.0.0.1:9",  # refused at once, were it ever asked
         "GCE_METADATA_IP": "127.0.0.1:9",
         "CLOUD_ML_REGION": VERTEX_REGION,

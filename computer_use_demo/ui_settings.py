@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import models
+from .providers import VERTEX_ACCESS_TOKEN_ENV
 from .tools.groups import TOOL_VERSIONS
 
 API_KEY_FILE = "api_key"
@@ -210,6 +211,8 @@ def auth_error(provider: str, api_key: str, env: Mapping[str, str] | None = None
     if provider == "vertex":
         if not env.get("CLOUD_ML_REGION"):
             return "Set the CLOUD_ML_REGION environment variable to use the Vertex API."
+        if env.get(VERTEX_ACCESS_TOKEN_ENV):
+            return None  # a token given outright: no Google credentials to look up
         try:
             import google.auth
             from google.auth.exceptions import DefaultCredentialsError

@@ -183,6 +183,15 @@ def test_auth_messages_per_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(at.chat_input) == 1
     at.radio(key="provider").set_value("vertex").run()
     assert "Google Cloud credentials" in (auth_warning(at) or "")
+    # An access token given outright is enough (no Google credentials to look up).
+    monkeypatch.setenv("ANTHROPIC_VERTEX_ACCESS_TOKEN", "ya29.example-token")
+    at.radio(key="provider").set_value("anthropic").run()
+    at.radio(key="provider").set_value("vertex").run()
+    assert auth_warning(at) is None
+    monkeypatch.delenv("ANTHROPIC_VERTEX_ACCESS_TOKEN")
+    at.radio(key="provider").set_value("anthropic").run()
+    at.radio(key="provider").set_value("vertex").run()
+    assert "Google Cloud credentials" in (auth_warning(at) or "")
     creds = tmp_path / "adc.json"
     creds.write_text(
         json.dumps(

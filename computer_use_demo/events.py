@@ -7,12 +7,44 @@ Every event is a frozen dataclass with a ``kind`` tag and converts to and from p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
 from .tools.base import ToolResult
 
 DoneReason = Literal["end_turn", "max_steps", "stopped", "error"]
+
+REDACTED = "[REDACTED]"
+#: A header whose lower-case name contains one of these never shows its value (x-api-key,
+#: authorization, cookie, x-amz-security-token, x-goog-api-key, ...).
+SECRET_HEADER_PARTS = (
+    "key",
+    "auth",
+    "token",
+    "secret",
+    "password",
+    "cookie",
+    "credential",
+    "signature",
+)
+
+
+def is_secret_header(name: str) -> bool:
+    lower = name.lower()
+    return any(part in lower for part in SECRET_HEADER_PARTS)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as a dict with lower-case names, every credential replaced by ``[REDACTED]``.
+
+    The one list of secret header names: the loop applies it before an ApiExchange exists, and
+    whatever shows headers again (the UI's HTTP log) uses the same rule.
+    """
+    return {
+        name.lower(): REDACTED if is_secret_header(name) else value
+        for name, value in headers.items()
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +95,7 @@ class ToolResultEvent:
 class ApiExchange:
     """One HTTP request to the model API and its response (or the error instead of one).
 
-    Headers are already redacted: secrets never reach an event.
+    Headers are already redacted (``redact_headers``): secrets never reach an event.
     """
 
     kind: ClassVar[str] = "api_exchange"

@@ -7,12 +7,11 @@ cheaply and the caller's history is never altered behind its back.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from anthropic.types.beta import BetaContentBlock, BetaMessageParam, BetaToolResultBlockParam
+from anthropic.types.beta import BetaContentBlock, BetaToolResultBlockParam
 
 from .tools.base import ToolResult
 
@@ -27,8 +26,6 @@ STOPPED_BY_USER = "stopped by the user"
 IMAGE_REMOVED = "[screenshot removed to save context]"
 #: The breakpoint the API caches up to.
 EPHEMERAL: dict[str, str] = {"type": "ephemeral"}
-#: The API allows four cache_control breakpoints per request: the system prompt and three turns.
-MAX_CACHE_BREAKPOINTS = 4
 
 
 # ---------------------------------------------------------------- API response <-> params
@@ -331,10 +328,16 @@ def prepare_message(
 
 
 def request_plan(
-    messages: list[Message], *, keep_images: int | None, image_chunk: int, caching: bool
+    messages: list[Message],
+    *,
+    keep_images: int | None,
+    image_chunk: int,
+    caching: bool,
+    count: Callable[[Message], int] = image_count,
 ) -> list[tuple[int, bool]]:
-    """Per message: (screenshots to drop, carries a breakpoint)."""
-    drops = removal_plan([image_count(m) for m in messages], keep_images, image_chunk)
+    """Per message: (screenshots to drop, carries a breakpoint). ``count`` is image_count or
+    a memo of it (RequestBody)."""
+    drops = removal_plan([count(m) for m in messages], keep_images, image_chunk)
     marks = breakpoint_plan(messages) if caching else [False] * len(messages)
     return list(zip(drops, marks, strict=True))
 
@@ -364,26 +367,11 @@ def truncate_images(messages: list[Message], keep: int, chunk: int = 1) -> list[
     ]
 
 
-def strip_cache_control(messages: list[Message]) -> list[Message]:
-    """The history without any cache_control (copying only the messages that had one)."""
-    return [prepare_message(m) for m in messages]
-
-
 def with_cache_breakpoints(messages: list[Message], turns: int = 3) -> list[Message]:
     """The history with a breakpoint on the last block of each of the last ``turns`` user
     messages and nowhere else (the reference's _inject_prompt_caching, made pure)."""
     marks = breakpoint_plan(messages, turns)
     return [prepare_message(m, breakpoint=b) for m, b in zip(messages, marks, strict=True)]
-
-
-def count_cache_control(value: Any) -> int:
-    """How many cache_control breakpoints a request (or any part of one) carries."""
-    if isinstance(value, dict):
-        here = 1 if value.get("cache_control") else 0
-        return here + sum(count_cache_control(v) for v in value.values())
-    if isinstance(value, list):
-        return sum(count_cache_control(v) for v in value)
-    return 0
 
 
 def system_blocks(text: str, *, cache: bool) -> list[Block]:
@@ -392,8 +380,3 @@ def system_blocks(text: str, *, cache: bool) -> list[Block]:
     if cache:
         block["cache_control"] = dict(EPHEMERAL)
     return [block]
-
-
-def dumps(messages: list[BetaMessageParam] | list[Message]) -> str:
-    """Compact JSON of a history (for logs and debugging)."""
-    return json.dumps(messages, separators=(",", ":"), ensure_ascii=False)

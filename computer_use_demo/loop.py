@@ -39,6 +39,7 @@ from .events import (
     ToolResultEvent,
     ToolStarted,
     Usage,
+    redact_headers,
 )
 from .models import ModelInfo, model_info
 from .prompts import system_prompt, with_suffix
@@ -74,16 +75,11 @@ log = logging.getLogger(__name__)
 
 #: Prompt caching is generally available; no provider needs this flag any more (kept for forks).
 PROMPT_CACHING_BETA_FLAG = "prompt-caching-2024-07-31"
-CACHING_BETA_PROVIDERS: frozenset[APIProvider] = frozenset()
 TOKEN_EFFICIENT_TOOLS_BETA_FLAG = "token-efficient-tools-2025-02-19"
 
 #: The reference's system prompt for this machine (display number from DISPLAY_NUM, today's
 #: date at import). Each run builds a fresh one, so a long-lived app gets the right date.
 SYSTEM_PROMPT = system_prompt()
-
-#: Header names whose values never reach an event (matched as substrings, lower case).
-_SECRET_HEADER_PARTS = ("key", "auth", "token", "secret", "cookie", "credential", "signature")
-REDACTED = "[REDACTED]"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,8 +153,6 @@ class LoopConfig:
         betas = [group.beta_flag] if group.beta_flag else []
         if self.token_efficient_tools_beta:
             betas.append(TOKEN_EFFICIENT_TOOLS_BETA_FLAG)
-        if self.caching and self.provider in CACHING_BETA_PROVIDERS:
-            betas.append(PROMPT_CACHING_BETA_FLAG)
         return betas
 
     def system_text(self) -> str:
@@ -177,16 +171,6 @@ def build_tools(config: LoopConfig) -> ToolCollection:
 # ---------------------------------------------------------------- HTTP exchange recording
 
 
-def redact_headers(headers: Any) -> dict[str, str]:
-    """Headers as a dict with every credential replaced by ``[REDACTED]``."""
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        lower = name.lower()
-        secret = any(part in lower for part in _SECRET_HEADER_PARTS)
-        out[lower] = REDACTED if secret else value
-    return out
-
-
 class _Recorder(Middleware):
     """SDK middleware: one ApiExchange per HTTP attempt (retries included), as they happen."""
 
@@ -200,19 +184,8 @@ class _Recorder(Middleware):
         try:
             response = await call_next(request)
         except Exception as e:
-            http_request = getattr(e, "request", None)
-            self._add(
-                ApiExchange(
-                    method=request.method.upper(),
-                    url=str(http_request.url) if http_request is not None else request.url,
-                    request_headers=redact_headers(
-                        http_request.headers if http_request is not None else request.headers
-                    ),
-                    request_body=self._body(request, http_request),
-                    error=f"{type(e).__name__}: {e}",
-                    elapsed_ms=(time.perf_counter() - started) * 1000,
-                )
-            )
+            error = f"{type(e).__name__}: {e}"
+            self._add(self._exchange(request, getattr(e, "request", None), started, error=error))
             raise
         http = response.http_response
         with contextlib.suppress(Exception):
@@ -222,18 +195,31 @@ class _Recorder(Middleware):
         except Exception:
             body = http.text
         self._add(
-            ApiExchange(
-                method=http.request.method,
-                url=str(http.request.url),
-                request_headers=redact_headers(http.request.headers),
-                request_body=self._body(request, http.request),
+            self._exchange(
+                request,
+                http.request,
+                started,
                 status=http.status_code,
                 response_headers=redact_headers(http.headers),
                 response_body=body,
-                elapsed_ms=(time.perf_counter() - started) * 1000,
             )
         )
         return response
+
+    def _exchange(
+        self, request: Any, http_request: Any, started: float, **outcome: Any
+    ) -> ApiExchange:
+        """The attempt as sent: the httpx request when there is one (the URL and headers that
+        went on the wire), else the SDK's request."""
+        sent = http_request if http_request is not None else request
+        return ApiExchange(
+            method=sent.method.upper(),
+            url=str(sent.url) if http_request is not None else request.url,
+            request_headers=redact_headers(sent.headers),
+            request_body=self._body(request, http_request),
+            elapsed_ms=(time.perf_counter() - started) * 1000,
+            **outcome,
+        )
 
     def _body(self, request: Any, http_request: Any) -> Any:
         """The JSON body as it went on the wire: Bedrock and Vertex rewrite the SDK's request
@@ -348,8 +334,7 @@ async def agent_events(
     owns_tools = tools is None
     owns_client = client is None
     recorder = _Recorder()
-    stop_waiter = run.track(stop.wait())
-    run.inflight.discard(stop_waiter)  # cancelled last, in finally
+    stop_waiter = asyncio.ensure_future(stop.wait())  # not tracked: cancelled last, in finally
     try:
         if not run.history:
             yield ErrorEvent(message="there is no message to answer", error_type="client_error")

@@ -3,14 +3,13 @@ prices. Data only; edit the tables to add a model or change a price.
 
 Provider spellings (Bedrock ``anthropic.…-v1:0`` with optional ``us.``/``eu.``/``global.``
 prefixes, Vertex ``…@YYYYMMDD``) resolve to the same entry. An unknown model gets
-``DEFAULT_MODEL_INFO`` (a conservative tool group, no price); callers can override any field.
+``DEFAULT_MODEL_INFO`` (a conservative tool group, no price); a run's settings override it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
 
 from .tools.groups import ToolVersion
 
@@ -52,84 +51,54 @@ class ModelInfo:
     has_thinking: bool = False
     price: Price | None = None
 
-    def with_overrides(self, **changes: Any) -> ModelInfo:
-        """This entry with the user's overrides (None values are ignored)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+def _thinking_model(tool_version: ToolVersion, price: Price, max_output: int = 64_000) -> ModelInfo:
+    """Claude 3.7 and later: extended thinking, 16k output tokens by default."""
+    return ModelInfo(
+        tool_version=tool_version,
+        max_output_tokens=max_output,
+        default_output_tokens=16_384,
+        has_thinking=True,
+        price=price,
+    )
 
 
-_OPUS_45 = ModelInfo(
-    tool_version="computer_use_20251124",
-    max_output_tokens=64_000,
-    default_output_tokens=16_384,
-    has_thinking=True,
-    price=Price.of(5, 25),
-)
-_SONNET_45 = ModelInfo(
-    tool_version="computer_use_20250429",
-    max_output_tokens=64_000,
-    default_output_tokens=16_384,
-    has_thinking=True,
-    price=Price.of(3, 15),
-)
-_HAIKU_45 = ModelInfo(
-    tool_version="computer_use_20250429",
-    max_output_tokens=64_000,
-    default_output_tokens=16_384,
-    has_thinking=True,
-    price=Price.of(1, 5),
-)
-_SONNET_4 = _SONNET_45
-_OPUS_4 = ModelInfo(
-    tool_version="computer_use_20250429",
-    max_output_tokens=32_000,
-    default_output_tokens=16_384,
-    has_thinking=True,
-    price=Price.of(15, 75),
-)
-_SONNET_37 = ModelInfo(
-    tool_version="computer_use_20250124",
-    max_output_tokens=64_000,
-    default_output_tokens=16_384,
-    has_thinking=True,
-    price=Price.of(3, 15),
-)
-_SONNET_35 = ModelInfo(
-    tool_version="computer_use_20241022",
-    max_output_tokens=8_192,
-    default_output_tokens=4_096,
-    price=Price.of(3, 15),
-)
-_HAIKU_35 = ModelInfo(
-    tool_version="computer_use_20241022",
-    max_output_tokens=8_192,
-    default_output_tokens=4_096,
-    price=Price.of(0.8, 4),
-)
+def _claude_35(price: Price) -> ModelInfo:
+    return ModelInfo(
+        tool_version="computer_use_20241022",
+        max_output_tokens=8_192,
+        default_output_tokens=4_096,
+        price=price,
+    )
+
+
+_OPUS_45 = _thinking_model("computer_use_20251124", Price.of(5, 25))
+_SONNET_45 = _SONNET_4 = _thinking_model("computer_use_20250429", Price.of(3, 15))
+_HAIKU_45 = _thinking_model("computer_use_20250429", Price.of(1, 5))
+_OPUS_4 = _thinking_model("computer_use_20250429", Price.of(15, 75), max_output=32_000)
+_SONNET_37 = _thinking_model("computer_use_20250124", Price.of(3, 15))
+_SONNET_35 = _claude_35(Price.of(3, 15))
+_HAIKU_35 = _claude_35(Price.of(0.8, 4))
 
 #: Model id (Anthropic API spelling, aliases included) -> what we know about it.
 MODELS: dict[str, ModelInfo] = {
-    "claude-opus-4-5-20251101": _OPUS_45,
-    "claude-opus-4-5": _OPUS_45,
-    "claude-sonnet-4-5-20250929": _SONNET_45,
-    "claude-sonnet-4-5": _SONNET_45,
-    "claude-haiku-4-5-20251001": _HAIKU_45,
-    "claude-haiku-4-5": _HAIKU_45,
-    "claude-sonnet-4-20250514": _SONNET_4,
-    "claude-sonnet-4-0": _SONNET_4,
-    "claude-opus-4-1-20250805": _OPUS_4,
-    "claude-opus-4-1": _OPUS_4,
-    "claude-opus-4-20250514": _OPUS_4,
-    "claude-opus-4-0": _OPUS_4,
-    "claude-3-7-sonnet-20250219": _SONNET_37,
-    "claude-3-7-sonnet-latest": _SONNET_37,
-    "claude-3-5-sonnet-20241022": _SONNET_35,
-    "claude-3-5-sonnet-latest": _SONNET_35,
-    "claude-3-5-haiku-20241022": _HAIKU_35,
-    "claude-3-5-haiku-latest": _HAIKU_35,
-    # Vertex spellings that the generic rule below cannot derive.
-    "claude-3-5-sonnet-v2@20241022": _SONNET_35,
-    "claude-opus-4@20250514": _OPUS_4,
-    "claude-sonnet-4@20250514": _SONNET_4,
+    model: info
+    for info, models in (
+        (_OPUS_45, ("claude-opus-4-5-20251101", "claude-opus-4-5")),
+        (_SONNET_45, ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5")),
+        (_HAIKU_45, ("claude-haiku-4-5-20251001", "claude-haiku-4-5")),
+        (_SONNET_4, ("claude-sonnet-4-20250514", "claude-sonnet-4-0")),
+        (_OPUS_4, ("claude-opus-4-1-20250805", "claude-opus-4-1")),
+        (_OPUS_4, ("claude-opus-4-20250514", "claude-opus-4-0")),
+        (_SONNET_37, ("claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest")),
+        (_SONNET_35, ("claude-3-5-sonnet-20241022", "claude-3-5-sonnet-latest")),
+        (_HAIKU_35, ("claude-3-5-haiku-20241022", "claude-3-5-haiku-latest")),
+        # Vertex spellings that the generic rule below cannot derive.
+        (_SONNET_35, ("claude-3-5-sonnet-v2@20241022",)),
+        (_OPUS_4, ("claude-opus-4@20250514",)),
+        (_SONNET_4, ("claude-sonnet-4@20250514",)),
+    )
+    for model in models
 }
 
 #: For a model we know nothing about: the broadly supported tool group, modest limits.
@@ -167,7 +136,3 @@ def canonical_model(model: str) -> str:
 def model_info(model: str) -> ModelInfo:
     """What we know about ``model``, or ``DEFAULT_MODEL_INFO``."""
     return MODELS.get(model) or MODELS.get(canonical_model(model)) or DEFAULT_MODEL_INFO
-
-
-def is_known(model: str) -> bool:
-    return model_info(model) is not DEFAULT_MODEL_INFO

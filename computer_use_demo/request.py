@@ -46,16 +46,19 @@ class RequestBody:
 
     def build(self, messages: list[dict[str, Any]]) -> tuple[dict[str, Any], bytes]:
         """The request as a dict (for records) and as the JSON bytes to send."""
-        drops = h.removal_plan(
-            [self._image_count(m) for m in messages], self.keep_images, self.image_chunk
+        plan = h.request_plan(
+            messages,
+            keep_images=self.keep_images,
+            image_chunk=self.image_chunk,
+            caching=self.caching,
+            count=self._image_count,
         )
-        marks = h.breakpoint_plan(messages) if self.caching else [False] * len(messages)
         sent: list[dict[str, Any]] = []
         parts: list[bytes] = []
-        for message, drop, mark in zip(messages, drops, marks, strict=True):
-            entry = (drop, mark)
+        for message, entry in zip(messages, plan, strict=True):
             hit = self._prepared.get(id(message))
             if hit is None or hit[0] is not message or hit[1] != entry:
+                drop, mark = entry
                 prepared = h.prepare_message(message, drop_images=drop, breakpoint=mark)
                 hit = (message, entry, prepared, _encode(prepared).encode())
                 self._prepared[id(message)] = hit

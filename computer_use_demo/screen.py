@@ -5,8 +5,9 @@ the model at the target size whose aspect ratio matches (XGA 4:3, WXGA 16:10, FW
 when none matches, scaled to fit within 1280x800. Screens no bigger than XGA are sent as they
 are. Coordinates the model sends are in that scaled ("API") space and are mapped back here.
 
-Capture is in-process (Pillow's ImageGrab over XCB, about a millisecond) instead of a scrot
-process and a file; ``SCREENSHOT_BACKEND=scrot`` selects scrot (which draws the pointer).
+Capture is in-process (Pillow's ImageGrab over XCB: no process, no file; the X server's copy
+of the screen is most of its cost) instead of a scrot process and a PNG file;
+``SCREENSHOT_BACKEND=scrot`` selects scrot (which draws the pointer).
 """
 
 from __future__ import annotations

@@ -223,15 +223,11 @@ def check_auth() -> str | None:
 # ---- sessions -------------------------------------------------------------------------------
 
 
-def sessions_root() -> Path:
-    return sessions_dir()
-
-
 def open_session(session_id: str) -> Trajectory | None:
     """The saved session with this id, or None if there is none (or the id is not one)."""
     if not SESSION_ID.match(session_id):
         return None
-    path = sessions_root() / session_id
+    path = sessions_dir() / session_id
     if not path.is_dir():
         return None
     try:
@@ -254,7 +250,7 @@ def current_session() -> Trajectory | None:
     if wanted:
         trajectory = open_session(wanted)
     if trajectory is None:
-        newest = ui_runner.session_list(sessions_root())
+        newest = ui_runner.session_list(sessions_dir())
         trajectory = open_session(newest[0].id) if newest else None
     if trajectory is not None:
         select_session(trajectory)
@@ -291,7 +287,7 @@ def sessions_sidebar(current: Trajectory | None) -> None:
         on_click=start_new_session,
         width="stretch",
     )
-    for info in ui_runner.session_list(sessions_root())[:SESSIONS_SHOWN]:
+    for info in ui_runner.session_list(sessions_dir())[:SESSIONS_SHOWN]:
         is_current = current is not None and info.id == current.id
         running = ui_runner.active_run(info.id) is not None
         st.button(
@@ -371,9 +367,9 @@ def send(text: str, trajectory: Trajectory | None) -> Trajectory | None:
         return trajectory
     if trajectory is None:
         try:
-            trajectory = Trajectory.create(sessions_root(), title=text.strip()[:200])
+            trajectory = Trajectory.create(sessions_dir(), title=text.strip()[:200])
         except OSError as e:
-            st.error(f"Could not create the session folder {sessions_root()}: {e}")
+            st.error(f"Could not create the session folder {sessions_dir()}: {e}")
             return None
         select_session(trajectory)
     try:

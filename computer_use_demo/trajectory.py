@@ -111,10 +111,6 @@ class Trajectory:
             created=meta.get("created", ""),
         )
 
-    def set_title(self, title: str) -> None:
-        self.title = title
-        self._write_meta()
-
     def _write_meta(self) -> None:
         tmp = self.path / (META_FILE + ".tmp")
         tmp.write_text(
@@ -131,12 +127,13 @@ class Trajectory:
         if isinstance(event, ApiExchange):
             data["request_body"] = _trim_request(data["request_body"])
         data = self._externalize(data)
-        line = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        file = self.path / EVENTS_FILE
-        with open(file, "ab") as f:
-            if f.tell() > 0 and not _ends_with_newline(file):
-                f.write(b"\n")  # a crash left half a line: never glue onto it
-            f.write(line.encode("utf-8") + b"\n")
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        with open(self.path / EVENTS_FILE, "a+b") as f:  # writes always go to the end
+            if f.seek(0, os.SEEK_END) > 0:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line  # a crash left half a line: never glue onto it
+            f.write(line + b"\n")
             f.flush()
 
     def _save_image(self, data: str, media_type: str) -> str | None:
@@ -284,12 +281,6 @@ def _trim_request(body: Any) -> Any:
     if len(messages) <= keep:
         return body
     return {**body, "messages": messages[-keep:], "omitted_messages": len(messages) - keep}
-
-
-def _ends_with_newline(file: Path) -> bool:
-    with open(file, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from .events import (
+    REDACTED,
     ApiExchange,
     AssistantBlock,
     Done,
@@ -27,10 +28,12 @@ from .events import (
     ToolStarted,
     Usage,
     UserMessage,
+    redact_headers,
 )
+from .history import image_media_type
 
-REDACTED = "[REDACTED]"
-#: Header names whose value is a secret, whatever its content.
+#: Names whose value is a secret, whatever its content (in bodies and URL parameters; the
+#: loop redacts secret headers before an exchange becomes an event: ``events.redact_headers``).
 SECRET_HEADERS = frozenset(
     {
         "x-api-key",
@@ -42,7 +45,7 @@ SECRET_HEADERS = frozenset(
         "x-goog-api-key",
     }
 )
-#: Words that make any header or URL parameter name secret (x-aws-session-token, ...).
+#: Words that make any body key or URL parameter name secret (x-aws-session-token, ...).
 SECRET_WORDS = ("token", "secret", "password", "signature", "credential", "api-key", "apikey")
 SECRET_PARAMS = frozenset({"key", "sig", "x-amz-signature", "x-amz-credential"})
 
@@ -58,12 +61,6 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         if secret and len(secret) >= 8:  # short values would blank out ordinary words
             text = text.replace(secret, REDACTED)
     return text
-
-
-def redact_headers(headers: dict[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
-    """Headers fit to show: secret ones replaced, known secret values scrubbed elsewhere."""
-    secrets = tuple(secrets)
-    return {k: REDACTED if _secret_name(k) else scrub(str(v), secrets) for k, v in headers.items()}
 
 
 def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
@@ -241,7 +238,7 @@ def render_tool_result(event: ToolResultEvent, hide_images: bool) -> None:
             else:
                 # The format given, Streamlit passes the bytes through instead of decoding
                 # and re-encoding every screenshot on every rerun (10 ms each).
-                jpeg = (r.base64_image or "").startswith("/9j/")
+                jpeg = image_media_type(r.base64_image or "") == "image/jpeg"
                 st.image(
                     data,
                     caption=f"{event.name} screenshot",
@@ -279,8 +276,11 @@ def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
 EXCHANGES_PER_PAGE = 20
 
 
-def _headers_text(first_line: str, headers: dict[str, str]) -> str:
-    return "\n".join([first_line, *(f"{k}: {v}" for k, v in headers.items())])
+def _headers_text(first_line: str, headers: dict[str, str], secrets: Sequence[str]) -> str:
+    """Headers fit to show: the events' one redaction rule (again: saved sessions may predate
+    a rule), and known secret values scrubbed from the other headers."""
+    shown = (f"{k}: {scrub(str(v), secrets)}" for k, v in redact_headers(headers).items())
+    return "\n".join([first_line, *shown])
 
 
 def render_exchange(ex: ApiExchange, secrets: Sequence[str], index: int) -> None:
@@ -290,13 +290,13 @@ def render_exchange(ex: ApiExchange, secrets: Sequence[str], index: int) -> None
     elapsed = f", {ex.elapsed_ms:.0f} ms" if ex.elapsed_ms is not None else ""
     with st.expander(f"#{index} {ex.method} `{url}` → {status}{elapsed}"):
         st.code(
-            _headers_text(f"{ex.method} {url}", redact_headers(ex.request_headers, secrets)),
+            _headers_text(f"{ex.method} {url}", ex.request_headers, secrets),
             language=None,
         )
         st.json(display_body(ex.request_body, secrets), expanded=1)
         if ex.status is not None:
             st.code(
-                _headers_text(f"HTTP {ex.status}", redact_headers(ex.response_headers, secrets)),
+                _headers_text(f"HTTP {ex.status}", ex.response_headers, secrets),
                 language=None,
             )
         if ex.response_body is not None:

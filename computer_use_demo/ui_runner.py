@@ -16,15 +16,21 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .events import Done, ErrorEvent, Event, UserMessage
 from .history import heal
 from .loop import LoopConfig, agent_events, build_tools
 from .tools import ToolCollection
-from .trajectory import EVENTS_FILE, Trajectory, TrajectoryInfo, list_trajectories
+from .trajectory import (
+    EVENTS_FILE,
+    Trajectory,
+    TrajectoryInfo,
+    list_trajectories,
+    rebuild_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +145,40 @@ def _fingerprint(path: os.PathLike[str] | str) -> tuple[tuple[str, int, int], ..
         return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
 
 
-_SAVED: OrderedDict[str, tuple[tuple, list[Event]]] = OrderedDict()
+def _listing_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
+    """What changes when any session's event file under ``root`` changes. Raises OSError."""
+    stamp = []
+    with os.scandir(root) as entries:
+        for e in entries:
+            if e.is_dir():
+                with contextlib.suppress(OSError):
+                    st = os.stat(os.path.join(e.path, EVENTS_FILE))
+                    stamp.append((e.name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(stamp))
+
+
+_T = TypeVar("_T")
+_SAVED: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
+_LISTED: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
 _SAVED_MAX = 8
+
+
+def _reuse(
+    cache: OrderedDict[str, tuple[tuple, Any]], key: str, stamp: tuple, compute: Callable[[], _T]
+) -> _T:
+    """``compute()``, or its last result for ``key`` while ``stamp`` is unchanged (LRU)."""
+    with _RUNS_LOCK:
+        cached = cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            cache.move_to_end(key)
+            return cached[1]
+    value = compute()
+    with _RUNS_LOCK:
+        cache[key] = (stamp, value)
+        cache.move_to_end(key)
+        while len(cache) > _SAVED_MAX:
+            cache.popitem(last=False)
+    return value
 
 
 def saved_events(trajectory: Trajectory) -> list[Event]:
@@ -149,26 +187,11 @@ def saved_events(trajectory: Trajectory) -> list[Event]:
     Rendering reruns on every click; reading and base64-encoding every screenshot each time
     would make long sessions slow.
     """
-    key = str(trajectory.path)
     try:
         stamp = _fingerprint(trajectory.path)
     except OSError:
         return []
-    with _RUNS_LOCK:
-        cached = _SAVED.get(key)
-        if cached is not None and cached[0] == stamp:
-            _SAVED.move_to_end(key)
-            return cached[1]
-    events = list(trajectory.events())
-    with _RUNS_LOCK:
-        _SAVED[key] = (stamp, events)
-        _SAVED.move_to_end(key)
-        while len(_SAVED) > _SAVED_MAX:
-            _SAVED.popitem(last=False)
-    return events
-
-
-_LISTED: dict[str, tuple[tuple, list[TrajectoryInfo]]] = {}
+    return _reuse(_SAVED, str(trajectory.path), stamp, lambda: list(trajectory.events()))
 
 
 def session_list(root: Path) -> list[TrajectoryInfo]:
@@ -178,33 +201,10 @@ def session_list(root: Path) -> list[TrajectoryInfo]:
     on every rerun, so it is reused while nothing on disk moved.
     """
     try:
-        with os.scandir(root) as entries:
-            stamp = tuple(
-                sorted(
-                    (e.name, st.st_size, st.st_mtime_ns)
-                    for e in entries
-                    if e.is_dir()
-                    for st in _stat(Path(e.path) / EVENTS_FILE)
-                )
-            )
+        stamp = _listing_stamp(root)
     except OSError:  # no sessions yet, or the folder is unusable (shown when saving)
         return []
-    key = str(root)
-    with _RUNS_LOCK:
-        cached = _LISTED.get(key)
-        if cached is not None and cached[0] == stamp:
-            return cached[1]
-    infos = list_trajectories(root)
-    with _RUNS_LOCK:
-        _LISTED[key] = (stamp, infos)
-    return infos
-
-
-def _stat(path: Path) -> list[os.stat_result]:
-    try:
-        return [path.stat()]
-    except OSError:
-        return []
+    return _reuse(_LISTED, str(root), stamp, lambda: list_trajectories(root))
 
 
 _RUNS: dict[str, SessionRun] = {}
@@ -306,8 +306,9 @@ def _send(
         raise RuntimeError("the running agent did not stop; try again")
     if previous is not None and previous.done is not None:
         history, prior = previous.done.messages, previous.snapshot()[1]
-    else:
-        history, prior = trajectory.messages(), saved_events(trajectory)
+    else:  # Trajectory.messages() would read the whole session from disk a second time
+        prior = saved_events(trajectory)
+        history = rebuild_messages(prior)
     # Interrupted: stopped just now, or earlier with the Stop button (the model should know).
     last_done = next((e for e in reversed(prior) if isinstance(e, Done)), None)
     interrupted = last_done is not None and last_done.reason == "stopped"

@@ -48,6 +48,25 @@ part_pid() { cat "$STATE_DIR/$1.pid" 2>/dev/null || true; }
 
 part_running() { is_ours "$(part_pid "$1")"; }
 
+# skip_if_running NAME: true (and says so) if NAME is already up, so its start is skipped.
+skip_if_running() {
+    if part_running "$1"; then
+        log "$1 already running (pid $(part_pid "$1"))"
+        return 0
+    fi
+    return 1
+}
+
+# track_webapp: from here on, track the chat app's parts, not the desktop's. The app is not
+# part of the desktop: Reset in the app stops and restarts the desktop, which must not take
+# the app down. So its processes carry a marker of their own, and their pid files and logs
+# live apart (the desktop's state folder stays in DESKTOP_STATE_DIR).
+track_webapp() {
+    DESKTOP_STATE_DIR="$STATE_DIR"
+    STATE_DIR="$DESKTOP_STATE_DIR/webapp"
+    DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
+}
+
 # start_part [--same-group] NAME CMD...: run CMD, logging to NAME.log, in a session of its own
 # (or, with --same-group, in the caller's process group, so signalling the group ends it).
 start_part() {

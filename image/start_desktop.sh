@@ -6,14 +6,6 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-skip_if_running() {
-    if part_running "$1"; then
-        log "$1 already running (pid $(part_pid "$1"))"
-        return 0
-    fi
-    return 1
-}
-
 start_xvfb() {
     if ! skip_if_running xvfb; then
         if display_answers; then

@@ -14,12 +14,7 @@ if [[ -z "${PYTHON:-}" ]]; then
     if [[ -x "$ROOT/.venv/bin/python" ]]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
 
-# The app is not part of the desktop: Reset in the app stops and restarts the desktop, which
-# must not take the app down. So its processes carry a marker of their own (lib.sh tracks
-# parts by DESKTOP_MARKER), and their pid files and logs live apart from the desktop's.
-DESKTOP_STATE_DIR="$STATE_DIR"
-STATE_DIR="$DESKTOP_STATE_DIR/webapp"
-DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
+track_webapp
 mkdir -p "$STATE_DIR"
 
 app_env=(env -u COMPUTER_USE_DESKTOP
@@ -28,9 +23,7 @@ app_env=(env -u COMPUTER_USE_DESKTOP
     "PYTHONUNBUFFERED=1")
 
 start_streamlit() {
-    if part_running streamlit; then
-        log "streamlit already running (pid $(part_pid streamlit))"
-    else
+    if ! skip_if_running streamlit; then
         log "starting streamlit on $BIND_ADDR:$STREAMLIT_PORT"
         (cd "$ROOT" && start_part --same-group streamlit "${app_env[@]}" "$PYTHON" -m streamlit run \
             "$ROOT/computer_use_demo/streamlit.py" \
@@ -42,9 +35,7 @@ start_streamlit() {
 }
 
 start_page() {
-    if part_running webpage; then
-        log "combined page already running (pid $(part_pid webpage))"
-    else
+    if ! skip_if_running webpage; then
         log "starting the combined page on $BIND_ADDR:$HTTP_PORT"
         start_part --same-group webpage "${app_env[@]}" "$PYTHON" "$IMAGE_DIR/webapp/server.py" \
             --bind "$BIND_ADDR" --port "$HTTP_PORT" \

@@ -4,8 +4,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-STATE_DIR="$STATE_DIR/webapp"
-DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
+track_webapp
 
 pids=($(marked_pids))
 if ((${#pids[@]})); then

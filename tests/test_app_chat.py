@@ -4,15 +4,12 @@ rendering of every block type, redaction, errors, usage, progress, interrupt, st
 
 from __future__ import annotations
 
-import base64
-import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import ui_runner
@@ -30,7 +27,16 @@ from computer_use_demo.events import (
 from computer_use_demo.tools.base import CLIResult, ToolResult
 from computer_use_demo.trajectory import Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
-from tests.support.ui import APP, free_ports, ui_home  # noqa: F401 - fixture
+from tests.support.images import png_b64
+from tests.support.ui import (  # noqa: F401 - fixture
+    APP,
+    all_text,
+    app,
+    chat_tab,
+    free_ports,
+    run_until,
+    ui_home,
+)
 
 API_KEY = "sk-ant-test-key-4242424242"
 
@@ -48,44 +54,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicAPI]:
     with FakeAnthropicAPI(port=port) as server:
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
         yield server
-
-
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def png_b64(color: str = "green") -> str:
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 48), color).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def all_text(node: Any) -> str:
-    """Every string a rendered subtree shows (values, labels, bodies), for searching."""
-    out: list[str] = []
-
-    def walk(n: Any) -> None:
-        for attr in ("value", "label", "body", "placeholder", "help"):
-            v = getattr(n, attr, None)
-            if isinstance(v, str):
-                out.append(v)
-        proto = getattr(n, "proto", None)
-        if proto is not None:
-            out.append(str(proto))
-        children = getattr(n, "children", None)
-        if isinstance(children, dict):
-            for c in children.values():
-                walk(c)
-
-    walk(node)
-    return "\n".join(out)
-
-
-def chat_tab(at: AppTest) -> Any:
-    return next(t for t in at.tabs if t.label == "Chat")
 
 
 def http_tab(at: AppTest) -> Any:
@@ -114,19 +82,6 @@ def save_session(home: Path, events: list, title: str = "saved") -> Trajectory:
     return trajectory
 
 
-def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 60) -> AppTest:
-    """Rerun the page (as its poll would) until ``done``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return at
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; page shows:\n{all_text(at.main)[-3000:]}")
-        time.sleep(0.2)
-
-
 def idle(at: AppTest) -> bool:
     return not [b for b in at.button if b.key == "stop_agent"]
 
@@ -148,7 +103,9 @@ EVERY_BLOCK = [
         }
     ),
     ToolStarted(tool_use_id="t1", name="computer", input={"action": "screenshot"}),
-    ToolResultEvent(tool_use_id="t1", name="computer", result=ToolResult(base64_image=png_b64())),
+    ToolResultEvent(
+        tool_use_id="t1", name="computer", result=ToolResult(base64_image=png_b64(colour="green"))
+    ),
     AssistantBlock(
         block={"type": "tool_use", "id": "t2", "name": "bash", "input": {"command": "uname"}}
     ),

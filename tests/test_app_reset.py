@@ -9,20 +9,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import ui_runner
 from tests.fake_api import FakeAnthropicAPI, message, tool_use
+from tests.support.bash import alive
+from tests.support.procs import kill_tree
 from tests.support.ui import (
-    APP,
     Stack,
+    all_text,
+    app,
+    chat_tab,
     free_ports,
-    kill_tree,
+    run_until,
     running_stack,
     stack_env,
     ui_home,  # noqa: F401 - fixture
 )
-from tests.test_app_chat import all_text, chat_tab, run_until
 
 pytestmark = pytest.mark.desktop
 PARTS = ("xvfb", "mutter", "tint2", "x11vnc", "novnc")
@@ -48,14 +50,6 @@ def pids(stack: Stack) -> dict[str, int]:
     return {p: int((stack.state_dir / f"{p}.pid").read_text()) for p in PARTS}
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
-
-
 def test_reset_restarts_the_whole_desktop_and_clears_the_chat(
     desktop: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -71,8 +65,7 @@ def test_reset_restarts_the_whole_desktop_and_clears_the_chat(
             ["env", marker, "sleep", "300"], start_new_session=True, env=desktop.env
         )
         try:
-            at = AppTest.from_file(APP, default_timeout=120)
-            at.run()
+            at = app(timeout=120)
             at.chat_input[0].set_value("a long task").run()
             at = run_until(at, lambda a: "bash sleep 60" in all_text(a.main))
             session_id = at.query_params["session"]

@@ -11,17 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import models
 from computer_use_demo.ui_settings import load_settings
-from tests.support.ui import APP, ui_home  # noqa: F401 - fixture
+from tests.support.ui import app, ui_home  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("ui_home")
-
-
-def app() -> AppTest:
-    """A fresh browser session of the app (a new tab: state comes only from disk and env)."""
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def warnings(at: AppTest) -> list[str]:

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.browser import launch_chromium
-from tests.support.ui import IMAGE, free_ports, kill_tree, wait_http
+from tests.support.procs import kill_tree
+from tests.support.ui import IMAGE, free_ports, wait_http
 
 
 @pytest.fixture

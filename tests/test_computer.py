@@ -8,8 +8,6 @@ follows the pointer.
 
 from __future__ import annotations
 
-import base64
-import io
 import os
 import re
 import subprocess
@@ -18,14 +16,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from computer_use_demo.tools.base import ToolError, ToolResult
+from computer_use_demo.tools.base import ToolError
 from computer_use_demo.tools.computer import (
     ComputerTool20241022,
     ComputerTool20250124,
     ComputerTool20251124,
 )
+from tests.support.images import png
 from tests.support.xvfb import XDisplay, xvfb
 
 pytestmark = pytest.mark.desktop
@@ -101,13 +99,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
-
-
-def png(result: ToolResult) -> Image.Image:
-    assert result.base64_image, result
-    image = Image.open(io.BytesIO(base64.b64decode(result.base64_image)))
-    assert image.format == "PNG"
-    return image.convert("RGB")
 
 
 def tool(cls: type, display: XDisplay) -> ComputerTool20250124:

@@ -8,9 +8,7 @@ its page, Firefox opening from the panel.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import io
 import os
 import shutil
 import signal
@@ -23,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from computer_use_demo.tools.base import ToolResult
 from computer_use_demo.tools.computer import ComputerTool20250124
+from tests.support.images import png
+from tests.support.net import port_free
 from tests.support.xvfb import display_in_use
 
 pytestmark = pytest.mark.desktop
@@ -35,16 +33,6 @@ IMAGE = Path(__file__).resolve().parent.parent / "image"
 DISPLAYS = range(69, 49, -1)  # from the top of the range: test_computer starts at the bottom
 VNC_PORTS = range(5950, 5970)
 NOVNC_PORTS = range(6150, 6170)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
 
 
 @dataclass
@@ -211,10 +199,6 @@ def test_settled_screenshot_shows_the_menu_a_click_opens(desktop: Desktop) -> No
     cx = int(g["X"]) + int(g["WIDTH"]) // 4
     cy = int(g["Y"]) + int(g["HEIGHT"]) // 3
     box = (cx + 10, cy + 10, cx + 120, cy + 120)  # well inside any context menu
-
-    def png(result: ToolResult) -> Image.Image:
-        assert result.base64_image, result
-        return Image.open(io.BytesIO(base64.b64decode(result.base64_image))).convert("RGB")
 
     def still() -> bool:  # Firefox has finished drawing its page
         a = png(asyncio.run(computer(action="screenshot"))).crop(box).tobytes()

@@ -7,11 +7,8 @@ touches a stack someone is using. Screenshots of the pages go to the artifacts f
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +20,7 @@ from PIL import Image
 
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
+from tests.support.procs import kill_tree
 from tests.support.ui import IMAGE, Stack, free_ports, run_script, stack_env, wait_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.desktop]
@@ -70,13 +68,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: str) -> Itera
             s.api = api  # type: ignore[attr-defined]
             yield s
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            kill_tree(proc, grace=60)
             # Whatever the entrypoint left behind (it should be nothing).
             for script in ("stop_webapp.sh", "stop_desktop.sh"):
                 run_script(s, script, timeout=60)

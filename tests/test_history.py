@@ -17,8 +17,8 @@ from computer_use_demo import history as h
 from computer_use_demo.request import RequestBody
 from computer_use_demo.tools import ToolResult
 from tests.fake_api.server import DEFAULT_SECRET
-from tests.fake_api.validate import Invalid, sign, validate_request
-from tests.support.loop import png_b64
+from tests.fake_api.validate import Invalid, count_cache_control, sign, validate_request
+from tests.support.images import png_b64
 
 HEADERS = {"x-api-key": "k", "anthropic-version": "2023-06-01"}
 
@@ -225,9 +225,9 @@ def test_breakpoints_on_the_last_three_user_turns_only() -> None:
     original = copy.deepcopy(history)
     marked = h.with_cache_breakpoints(history)
     assert history == original, "must not mutate"
-    carriers = [i for i, m in enumerate(marked) if h.count_cache_control(m)]
+    carriers = [i for i, m in enumerate(marked) if count_cache_control(m)]
     assert carriers == [8, 10, 12]
-    assert h.count_cache_control(marked) == 3
+    assert count_cache_control(marked) == 3
     assert marked[12]["content"][-1]["cache_control"] == {"type": "ephemeral"}
 
 
@@ -247,9 +247,9 @@ def test_a_request_never_carries_more_than_four_breakpoints() -> None:
     history = [h.prepare_message(m, breakpoint=m["role"] == "user", strip=False) for m in history]
     sent = h.request_messages(history, keep_images=3, image_chunk=3, caching=True)
     system = h.system_blocks("prompt", cache=True)
-    assert h.count_cache_control(sent) + h.count_cache_control(system) == 4
+    assert count_cache_control(sent) + count_cache_control(system) == 4
     assert (
-        h.count_cache_control(
+        count_cache_control(
             h.request_messages(history, keep_images=3, image_chunk=3, caching=False)
         )
         == 0

@@ -51,6 +51,7 @@ from tests.fake_api import (
     thinking,
     tool_use,
 )
+from tests.fake_api.validate import count_cache_control
 from tests.support.bash import alive, kill_leftovers, wait_gone
 from tests.support.loop import (
     GET_WEATHER_SCHEMA,
@@ -374,7 +375,7 @@ async def test_screenshots_stay_within_n_plus_chunk_with_caching_over_50_steps(
         images = sum(h.image_count(m) for m in record.body["messages"])
         counts.append(images)
         assert images <= 3 + 2, images
-        assert h.count_cache_control(record.body) <= 4
+        assert count_cache_control(record.body) <= 4
     assert counts[:4] == [0, 1, 2, 3] and max(counts) == 4 and min(counts[4:]) == 3
     usages = of(events, Usage)
     warm = [u for u in usages[1:] if u.cache_read_input_tokens > 0]

@@ -14,7 +14,8 @@ import pytest
 
 from tests.fake_api import FakeAnthropicAPI, error, malformed, message, text, thinking, tool_use
 from tests.fake_api.server import Reply
-from tests.support.loop import fake_api_fixture, png_b64  # noqa: F401 - fixture
+from tests.support.images import png_b64
+from tests.support.loop import fake_api_fixture  # noqa: F401 - fixture
 
 HEADERS = {
     "x-api-key": "k",

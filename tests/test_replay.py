@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from html.parser import HTMLParser
-
-from PIL import Image
 
 from computer_use_demo.events import (
     ApiExchange,
@@ -21,12 +17,7 @@ from computer_use_demo.events import (
 )
 from computer_use_demo.replay import render_html
 from computer_use_demo.tools.base import CLIResult, ToolResult
-
-
-def png_b64(color: str) -> str:
-    buf = io.BytesIO()
-    Image.new("RGB", (40, 30), color).save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
+from tests.support.images import png_b64
 
 
 class Collector(HTMLParser):
@@ -48,7 +39,7 @@ class Collector(HTMLParser):
 
 
 def session_events() -> list:
-    red, blue = png_b64("red"), png_b64("blue")
+    red, blue = png_b64(40, 30, "red"), png_b64(40, 30, "blue")
     return [
         UserMessage(text="Open <b>Firefox</b> & check"),
         StepStarted(step=1),

@@ -18,12 +18,12 @@ from computer_use_demo.events import (
 from computer_use_demo.tools import ToolCollection, ToolFailure, ToolResult
 from computer_use_demo.trajectory import Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
+from tests.support.images import png_b64
 from tests.support.loop import (
     collect,
     config,
     done,
     fake_api_fixture,  # noqa: F401 - fixture
-    png_b64,
     screenshot_tool,
     user,
 )

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from anthropic.types.beta import BetaToolBash20241022Param, BetaToolBash20250124Param
 
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import MAX_RESPONSE_LEN, kill_group, maybe_truncate, spawn
+from .run import MAX_RESPONSE_LEN, kill_group, maybe_truncate, signal_group, spawn
 from .specs import BASH_20241022, BASH_20250124
 
 DEFAULT_TIMEOUT = 120.0
@@ -146,22 +146,17 @@ class _LoopThread:
             future.cancel()
             raise
 
-    def close(self, join: bool = True) -> None:
+    def close(self) -> None:
         with contextlib.suppress(RuntimeError):  # already closed
             self.loop.call_soon_threadsafe(self.loop.stop)
-        if join and self._thread is not threading.current_thread():
+        if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-
-
-def _kill_group_now(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def _abandon(proc: asyncio.subprocess.Process, runner: _LoopThread, directory: str) -> None:
     """A session dropped without stop() (or alive at exit) still ends its processes."""
     if proc.returncode is None:  # once bash is gone its pid may be reused: never signal it
-        _kill_group_now(proc.pid)
+        signal_group(proc.pid, signal.SIGKILL)
     shutil.rmtree(directory, ignore_errors=True)
 
     async def reap_and_close() -> None:
@@ -215,10 +210,6 @@ class BashSession:
         """The shell's pid (also its process group id), once started."""
         return self._proc.pid if self._proc else None
 
-    @property
-    def started(self) -> bool:
-        return self._proc is not None
-
     async def start(self) -> None:
         """Start the shell (idempotent)."""
         await self._runner_().call(self._start(), on_cancel=self._on_cancel)
@@ -255,7 +246,7 @@ class BashSession:
             f"the command was interrupted and bash was stopped; {RESTART_HINT}"
         )
         if self._proc is not None and self._proc.returncode is None:
-            _kill_group_now(self._proc.pid)
+            signal_group(self._proc.pid, signal.SIGKILL)
 
     # --- everything below runs on the session's loop ------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 from anthropic.types.beta import BetaToolUnionParam
 
 from ..screen import Screen, ScreenError
-from .base import BaseAnthropicTool, ToolError, ToolResult
+from .base import BaseAnthropicTool, ToolError, ToolResult, ToolSpec
 from .run import run
 from .specs import COMPUTER_20241022, COMPUTER_20250124, COMPUTER_20251124
 
@@ -54,32 +54,25 @@ XDOTOOL_COMMANDS = frozenset(
     get_desktop_for_window get_desktop_viewport set_desktop_viewport exec sleep""".split()
 )
 
-#: The input fields the computer tool knows; which ones each action takes is below.
-KNOWN_FIELDS = frozenset(
-    {"coordinate", "text", "start_coordinate", "scroll_direction", "scroll_amount"}
-    | {"duration", "key", "region"}
-)
-_FIELDS_20241022: dict[str, frozenset[str]] = {
-    "key": frozenset({"text"}),
-    "type": frozenset({"text"}),
-    "mouse_move": frozenset({"coordinate"}),
-    "left_click_drag": frozenset({"coordinate"}),
-    "screenshot": frozenset(),
-    "cursor_position": frozenset(),
-    **{click: frozenset() for click in CLICKS},
-}
-_FIELDS_2025: dict[str, frozenset[str]] = {
-    **_FIELDS_20241022,
+#: Every input field of the computer tool (the newest version's schema has them all).
+KNOWN_FIELDS = frozenset(COMPUTER_20251124.input_schema["properties"]) - {"action"}
+#: Fields an action takes besides the ones its schema requires (specs.py), from
+#: computer_20250124 on; computer_20241022 actions take only their required fields.
+_OPTIONAL_FIELDS_2025: dict[str, frozenset[str]] = {
     # The modifier of a click is `key`; the reference reads it from `text`: accept both.
     **{click: frozenset({"coordinate", "key", "text"}) for click in CLICKS},
-    "left_click_drag": frozenset({"coordinate", "start_coordinate"}),
-    "left_mouse_down": frozenset(),
-    "left_mouse_up": frozenset(),
-    "scroll": frozenset({"scroll_direction", "scroll_amount", "coordinate", "text", "key"}),
-    "hold_key": frozenset({"text", "duration"}),
-    "wait": frozenset({"duration"}),
-    "zoom": frozenset({"region"}),
+    "left_click_drag": frozenset({"start_coordinate"}),
+    "scroll": frozenset({"coordinate", "text", "key"}),
 }
+
+
+def _accepted_fields(spec: ToolSpec) -> dict[str, frozenset[str]]:
+    """The input fields each action of ``spec`` takes: required ones, plus optional ones."""
+    optional = {} if spec is COMPUTER_20241022 else _OPTIONAL_FIELDS_2025
+    return {
+        action: frozenset(spec.required_for(action)) | optional.get(action, frozenset())
+        for action in spec.choices
+    }
 
 
 def chunks(s: str, chunk_size: int) -> list[str]:
@@ -137,11 +130,12 @@ class ComputerTool(BaseAnthropicTool):
         self.display = f":{display_num}" if display_num is not None else os.environ.get("DISPLAY")
         self.screen = screen or Screen(self.display or "", self.width, self.height)
         self.scaling = self.screen.scaling
+        self._fields = _accepted_fields(self.spec)
 
     @property
     def fields(self) -> Mapping[str, frozenset[str]]:
         """The input fields each action of this version takes."""
-        return _FIELDS_20241022 if self.spec is COMPUTER_20241022 else _FIELDS_2025
+        return self._fields
 
     def to_params(self) -> BetaToolUnionParam:
         params: dict[str, Any] = {
@@ -187,10 +181,14 @@ class ComputerTool(BaseAnthropicTool):
 
     # --- helpers ------------------------------------------------------------------------
 
-    async def _xdotool(self, *args: str, timeout: float = XDOTOOL_TIMEOUT) -> str:
-        """Run xdotool on our display; return what it printed on stderr (warnings)."""
+    async def _run_xdotool(self, *args: str) -> tuple[int, str, str]:
+        """Run xdotool on our display: (returncode, stdout, stderr)."""
         env = {**os.environ, "DISPLAY": self.display or ""}
-        code, _out, err = await run(["xdotool", *args], timeout=timeout, env=env)
+        return await run(["xdotool", *args], timeout=XDOTOOL_TIMEOUT, env=env)
+
+    async def _xdotool(self, *args: str) -> str:
+        """Run xdotool on our display; return what it printed on stderr (warnings)."""
+        code, _out, err = await self._run_xdotool(*args)
         if code != 0:
             raise ToolError(f"xdotool {args[0]} failed: {err.strip() or f'exit status {code}'}")
         return err.strip()
@@ -336,16 +334,13 @@ class ComputerTool(BaseAnthropicTool):
 
     async def _wait(self, duration: Any) -> ToolResult:
         await asyncio.sleep(self._duration(duration))
-        return ToolResult(base64_image=await self.screen.screenshot())
+        return await self._screenshot()
 
     async def _screenshot(self) -> ToolResult:
         return ToolResult(base64_image=await self.screen.screenshot())
 
     async def _cursor_position(self) -> ToolResult:
-        env = {**os.environ, "DISPLAY": self.display or ""}
-        code, out, err = await run(
-            ["xdotool", "getmouselocation", "--shell"], timeout=XDOTOOL_TIMEOUT, env=env
-        )
+        code, out, err = await self._run_xdotool("getmouselocation", "--shell")
         values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         if code != 0 or "X" not in values or "Y" not in values:
             raise ToolError(f"cannot read the pointer position: {err.strip() or out.strip()}")

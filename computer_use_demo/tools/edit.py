@@ -207,17 +207,13 @@ class EditTool(BaseAnthropicTool):
 
     def _create(self, path: str, file_text: str) -> ToolResult:
         if _exists(path):
-            raise ToolError(
-                f"File already exists at: {path}. Cannot overwrite files using command `create`."
-            )
+            raise _already_exists(path)
         created = _make_parents(path)
         try:
             with open(path, "xb") as f:
                 f.write(file_text.encode())
         except FileExistsError:  # created by someone else since the check
-            raise ToolError(
-                f"File already exists at: {path}. Cannot overwrite files using command `create`."
-            ) from None
+            raise _already_exists(path) from None
         except OSError as e:
             _remove_dirs(created)
             raise _os_error(e, path, "create") from None
@@ -425,6 +421,18 @@ def _check_path(path: Any) -> str:
     return path
 
 
+def _already_exists(path: str) -> ToolError:
+    return ToolError(
+        f"File already exists at: {path}. Cannot overwrite files using command `create`."
+    )
+
+
+def _is_directory(path: str) -> ToolError:
+    return ToolError(
+        f"The path {path} is a directory and only the `view` command can be used on directories"
+    )
+
+
 def _os_error(e: OSError, path: str, action: str) -> ToolError:
     """An OSError as a sentence for the model; never the raw exception."""
     match e.errno:
@@ -437,10 +445,7 @@ def _os_error(e: OSError, path: str, action: str) -> ToolError:
                 f"Cannot {action} {path}: a component of the path is a file, not a directory."
             )
         case errno.EISDIR:
-            return ToolError(
-                f"The path {path} is a directory and only the `view` command can be used on "
-                "directories"
-            )
+            return _is_directory(path)
         case errno.EROFS:
             return ToolError(f"Cannot {action} {path}: the file system is read-only.")
         case errno.ENOSPC | errno.EDQUOT:
@@ -479,9 +484,7 @@ def _stat_file(path: str) -> os.stat_result:
     """The stat of a path that must be an editable regular file."""
     st = _stat(path)
     if stat.S_ISDIR(st.st_mode):
-        raise ToolError(
-            f"The path {path} is a directory and only the `view` command can be used on directories"
-        )
+        raise _is_directory(path)
     return st
 
 
@@ -551,11 +554,9 @@ def _line_offset(text: str, n: int) -> int:
     return offset
 
 
-def _number(lines: list[str], first: int, budget: int | None = None) -> str:
+def _number(lines: list[str], first: int, budget: int) -> str:
     """``lines`` numbered like ``cat -n``; past ``budget`` characters numbering stops (the
     caller truncates there anyway, and numbering a whole large file is the slow part)."""
-    if budget is None:
-        return "".join(f"{n:6}\t{line}\n" for n, line in enumerate(lines, first))
     out: list[str] = []
     size = 0
     for n, line in enumerate(lines, first):

@@ -52,20 +52,24 @@ async def spawn(
     )
 
 
-async def kill_group(proc: asyncio.subprocess.Process, grace: float = 0.5) -> None:
-    """End ``proc`` and every process in its group: SIGTERM, then SIGKILL after ``grace``."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        if proc.returncode is not None and sig == signal.SIGTERM:
-            # The leader is gone; children may remain in the group, so still send SIGKILL.
-            continue
-        try:
-            await asyncio.wait_for(proc.wait(), timeout=grace)
-        except TimeoutError:
-            continue
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to the process group ``pid``; a group that is already gone is no error."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pid, sig)
+
+
+async def kill_group(proc: asyncio.subprocess.Process, grace: float = 0.5) -> None:
+    """End ``proc`` and every process in its group: SIGTERM, then SIGKILL after ``grace``.
+
+    SIGKILL is sent even when the leader has exited: children may remain in the group.
+    """
+    signal_group(proc.pid, signal.SIGTERM)
+    if proc.returncode is None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), timeout=grace)
+    signal_group(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), timeout=grace)
 
 
 async def run(

@@ -14,6 +14,7 @@ import time
 
 from computer_use_demo.tools.bash import BashTool
 from computer_use_demo.tools.run import TRUNCATED_MESSAGE
+from tests.benchmarks.stats import p95
 
 CASES: list[tuple[str, str, int]] = [
     # (label, command, runs as a multiple of --runs divided by this)
@@ -26,8 +27,7 @@ CASES: list[tuple[str, str, int]] = [
 
 def summary(samples: list[float]) -> str:
     ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
-    return f"min {ms[0]:7.2f}  median {statistics.median(ms):7.2f}  p95 {p95:7.2f} ms"
+    return f"min {ms[0]:7.2f}  median {statistics.median(ms):7.2f}  p95 {p95(ms):7.2f} ms"
 
 
 async def main(runs: int) -> None:

@@ -15,16 +15,16 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from computer_use_demo.tools import EditTool20250124, EditTool20250728, ToolCollection
+from tests.benchmarks.stats import p95
 
 LINES = 10_000
 
 
 def report(name: str, samples: list[float]) -> None:
     ms = sorted(s * 1000 for s in samples)
-    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
     print(
         f"{name:<44} min {ms[0]:7.3f} ms   median {statistics.median(ms):7.3f} ms   "
-        f"p95 {p95:7.3f} ms   (n={len(ms)})"
+        f"p95 {p95(ms):7.3f} ms   (n={len(ms)})"
     )
 
 

@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 from computer_use_demo.events import Done, StepStarted
 from computer_use_demo.loop import LoopConfig, agent_events
 from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
+from tests.benchmarks.stats import p95
 
 
 def _screenshot_b64() -> str:
@@ -133,11 +134,6 @@ async def _run(steps: int, image: str | None) -> tuple[list[float], float]:
     return per_step, total
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[10, 100, 500])
@@ -157,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
             ms = [s * 1000 for s in samples]
             print(
                 f"{workload:<11} {steps:>5} {min(ms):>8.2f} {statistics.median(ms):>8.2f} "
-                f"{_pct(ms, 0.95):>8.2f} {statistics.mean(totals) * 1000:>9.2f}"
+                f"{p95(ms):>8.2f} {statistics.mean(totals) * 1000:>9.2f}"
             )
     print(json.dumps({"note": "ms per step, loop only (API handler and tool time subtracted)"}))
 

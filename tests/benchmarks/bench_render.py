@@ -21,6 +21,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from tests.benchmarks.stats import p95
+
 APP = str(Path(__file__).resolve().parents[2] / "computer_use_demo" / "streamlit.py")
 
 
@@ -88,10 +90,9 @@ def make_session(root: Path, steps: int) -> None:
 
 def summary(name: str, values: list[float]) -> str:
     values = sorted(values)
-    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
     return (
         f"{name:<11} n={len(values):<3} min {values[0]:.3f} s  "
-        f"median {statistics.median(values):.3f} s  p95 {p95:.3f} s"
+        f"median {statistics.median(values):.3f} s  p95 {p95(values):.3f} s"
     )
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from computer_use_demo.events import Done, Event
 from computer_use_demo.loop import LoopConfig, agent_events
 from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
 from tests.fake_api import FakeAnthropicAPI
+from tests.support.images import png_b64
 
 MODEL = "claude-sonnet-4-5-20250929"
 #: Displays reserved for the loop helper's tests.
@@ -81,12 +79,6 @@ def done(events: list[Event]) -> Done:
 
 def of(events: list[Event], cls: type) -> list[Any]:
     return [e for e in events if isinstance(e, cls)]
-
-
-def png_b64(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200, 30, 30)) -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def weather_tool(calls: list[dict[str, Any]] | None = None) -> FunctionTool:

@@ -1,21 +1,25 @@
 """Fixtures and helpers of the chat-app tests: an isolated home, free ports and displays of the
-UI range (ports 18100-18199, displays :80-:89), and the real stack started by image/ scripts.
+UI range (ports 18100-18199, displays :80-:89), the app in Streamlit's AppTest, and the real
+stack started by image/ scripts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.support.net import port_free
+from tests.support.xvfb import display_in_use
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = REPO / "image"
@@ -61,20 +65,6 @@ def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home / ".anthropic"
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    with socket.socket() as s, contextlib.suppress(OSError):
-        s.settimeout(0.2)
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            return False
-    return True
-
-
 def free_ports(n: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
     """``n`` ports of the UI range nobody listens on."""
     found = [p for p in PORTS if p not in exclude and port_free(p)][:n]
@@ -86,7 +76,7 @@ def free_ports(n: int, exclude: set[int] | frozenset[int] = frozenset()) -> list
 def free_display() -> int:
     """A display number of the UI range with no X server (nor a stale lock of one)."""
     for n in DISPLAYS:
-        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        if not display_in_use(n):
             return n
     pytest.skip("no free display in :80-:89")
     raise AssertionError  # unreachable
@@ -104,6 +94,52 @@ def wait_http(url: str, timeout: float = 30.0) -> bytes:
             last = e
             time.sleep(0.2)
     raise AssertionError(f"{url} did not answer within {timeout}s: {last}")
+
+
+def app(timeout: float = 30) -> AppTest:
+    """A fresh browser session of the app (a new tab: state comes only from disk and env)."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def all_text(node: Any) -> str:
+    """Every string a rendered subtree shows (values, labels, bodies), for searching."""
+    out: list[str] = []
+
+    def walk(n: Any) -> None:
+        for attr in ("value", "label", "body", "placeholder", "help"):
+            v = getattr(n, attr, None)
+            if isinstance(v, str):
+                out.append(v)
+        proto = getattr(n, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        children = getattr(n, "children", None)
+        if isinstance(children, dict):
+            for c in children.values():
+                walk(c)
+
+    walk(node)
+    return "\n".join(out)
+
+
+def chat_tab(at: AppTest) -> Any:
+    return next(t for t in at.tabs if t.label == "Chat")
+
+
+def run_until(at: AppTest, done: Callable[[AppTest], bool], timeout: float = 60) -> AppTest:
+    """Rerun the page (as its poll would) until ``done``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return at
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out; page shows:\n{all_text(at.main)[-3000:]}")
+        time.sleep(0.2)
 
 
 @dataclass
@@ -185,15 +221,3 @@ def running_stack(stack: Stack, *, webapp: bool = True) -> Iterator[Stack]:
         for script in ("stop_webapp.sh", "stop_desktop.sh"):
             with contextlib.suppress(Exception):
                 run_script(stack, script, timeout=60)
-
-
-def kill_tree(proc: subprocess.Popen) -> None:
-    """End a process started with start_new_session=True and everything in its group."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)

@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from tests.support.procs import kill_tree
+
 
 @dataclass(frozen=True)
 class XDisplay:
@@ -96,12 +98,6 @@ def xvfb(
                 yield XDisplay(number, width, height, proc.pid)
                 return
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, 15)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+            kill_tree(proc)
             log.close()
     raise RuntimeError(f"no free X display in {list(displays)}")

@@ -7,8 +7,10 @@ Every event is a frozen dataclass with a ``kind`` tag and converts to and from p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from typing import Any, ClassVar, Literal
 
 from .tools.base import ToolResult
@@ -16,23 +18,42 @@ from .tools.base import ToolResult
 DoneReason = Literal["end_turn", "max_steps", "stopped", "error"]
 
 REDACTED = "[REDACTED]"
-#: A header whose lower-case name contains one of these never shows its value (x-api-key,
-#: authorization, cookie, x-amz-security-token, x-goog-api-key, ...).
-SECRET_HEADER_PARTS = (
-    "key",
-    "auth",
-    "token",
-    "secret",
-    "password",
-    "cookie",
-    "credential",
-    "signature",
+#: A header is secret when one of the words of its name is one of these (x-api-key,
+#: authorization, cookie, x-amz-security-token, x-goog-api-key, ...). Whole words, so that
+#: anthropic-ratelimit-tokens-remaining stays readable.
+SECRET_HEADER_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "auth",
+        "authorization",
+        "token",
+        "secret",
+        "password",
+        "cookie",
+        "credential",
+        "credentials",
+        "signature",
+    }
 )
 
 
+def name_words(name: str) -> frozenset[str]:
+    """The words of a header, key or parameter name, and each two neighbours run together:
+    ``x-api-key`` gives x, api, key, xapi, apikey; ``sessionToken`` gives session, token, ..."""
+    split = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    words = re.findall(r"[a-z0-9]+", split)
+    return frozenset(words) | {a + b for a, b in pairwise(words)}
+
+
+def is_secret_name(name: str, secret_words: frozenset[str]) -> bool:
+    """Whether a word of ``name`` is one of ``secret_words`` (not merely contains one:
+    ``max_tokens`` is no token)."""
+    return not secret_words.isdisjoint(name_words(name))
+
+
 def is_secret_header(name: str) -> bool:
-    lower = name.lower()
-    return any(part in lower for part in SECRET_HEADER_PARTS)
+    return is_secret_name(name, SECRET_HEADER_WORDS)
 
 
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -252,6 +252,12 @@ def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
             messages = list(events[i].messages)  # type: ignore[union-attr]
             start = i + 1
             break
+    if messages:
+        # Later events may append to the last message: append to a copy, never to the
+        # saved Done's own list (it may be shared, e.g. cached by the UI).
+        content = messages[-1]["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        messages[-1] = {**messages[-1], "content": blocks}
     for event in events[start:]:
         match event:
             case UserMessage(text=text):

@@ -28,6 +28,7 @@ from .events import (
     ToolStarted,
     Usage,
     UserMessage,
+    is_secret_name,
     redact_headers,
 )
 from .history import image_media_type
@@ -45,14 +46,17 @@ SECRET_HEADERS = frozenset(
         "x-goog-api-key",
     }
 )
-#: Words that make any body key or URL parameter name secret (x-aws-session-token, ...).
-SECRET_WORDS = ("token", "secret", "password", "signature", "credential", "api-key", "apikey")
+#: Words that make a body key or URL parameter name secret (x-aws-session-token, api_key,
+#: ...). Not "key" alone: the computer tool's input has a `key` (the modifier to hold).
+SECRET_WORDS = frozenset(
+    {"token", "secret", "password", "signature", "credential", "credentials", "apikey"}
+)
 SECRET_PARAMS = frozenset({"key", "sig", "x-amz-signature", "x-amz-credential"})
 
 
 def _secret_name(name: str) -> bool:
     lowered = name.lower().replace("_", "-")
-    return lowered in SECRET_HEADERS or any(w in lowered for w in SECRET_WORDS)
+    return lowered in SECRET_HEADERS or is_secret_name(name, SECRET_WORDS)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

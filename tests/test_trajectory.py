@@ -118,3 +118,21 @@ def test_list_trajectories_newest_first_with_steps(tmp_path: Path) -> None:
     assert list_trajectories(tmp_path / "nowhere") == []
     with pytest.raises(FileNotFoundError):
         Trajectory.open(tmp_path / "nowhere")
+
+
+def test_rebuilding_never_changes_the_saved_done() -> None:
+    from computer_use_demo.events import AssistantBlock, Done, StepStarted
+    from computer_use_demo.trajectory import rebuild_messages
+
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "hello"}]},
+    ]
+    done = Done(reason="end_turn", steps=1, messages=history)
+    before = [dict(m, content=list(m["content"])) for m in history]
+    block = {"type": "text", "text": "more"}
+    rebuilt = rebuild_messages([done, AssistantBlock(block=block)])
+    assert rebuilt[-1]["content"][-1] == block
+    assert done.messages == before
+    rebuild_messages([done, StepStarted(step=2), AssistantBlock(block=block)])
+    assert done.messages == before

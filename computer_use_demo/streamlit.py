@@ -3,22 +3,30 @@
 The page only renders events. Settings are read once per message into a LoopConfig; the run
 itself lives in ui_runner (a background thread that saves each event to the session's
 Trajectory), so reruns, reloads, a second tab and an app restart all show the same session.
+
+Importing this module runs nothing and touches no file: ``streamlit run`` (and AppTest) execute
+it as ``__main__``, which is the only time ``main()`` is called. The reference's public names
+(``Sender``, ``setup_state``, ``validate_auth``, ``load_from_storage``, ``MODEL_TO_MODEL_CONF``...)
+are defined here over our settings and model table, so forks importing them keep working.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from computer_use_demo import ui_runner
+from computer_use_demo import models, ui_runner, ui_settings
 from computer_use_demo.events import Event
+from computer_use_demo.history import STOPPED_BY_USER
 from computer_use_demo.loop import APIProvider, LoopConfig
 from computer_use_demo.replay import render_html
 from computer_use_demo.tools.groups import TOOL_VERSIONS
@@ -32,7 +40,6 @@ from computer_use_demo.ui_render import (
     usage_totals,
 )
 from computer_use_demo.ui_settings import (
-    API_KEY_FILE,
     PROVIDERS,
     SYSTEM_PROMPT_FILE,
     Settings,
@@ -51,7 +58,7 @@ WARNING_TEXT = (
     "content can hijack Claude's behavior"
 )
 CHAT_PLACEHOLDER = "Type a message to send to Claude to control the computer..."
-STYLE = """
+STREAMLIT_STYLE = """
 <style>
     /* The stop buttons in red: Streamlit's own (header) and the agent's. */
     button[kind=header], .st-key-stop_agent button {
@@ -71,14 +78,90 @@ SESSION_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 #: What changing the model resets to that model's defaults.
 MODEL_FIELDS = ("model", "tool_version", "max_tokens", "thinking", "thinking_budget")
 
+log = logging.getLogger(__name__)
 ss = st.session_state
+
+
+# ---- the reference's public names -----------------------------------------------------------
+
+#: The config directory (``$CONFIG_DIR``, else ``~/.anthropic``), computed, never created here.
+CONFIG_DIR: Path = ui_settings.config_dir()
+#: The saved API key (mode 0600, written atomically).
+API_KEY_FILE: Path = CONFIG_DIR / ui_settings.API_KEY_FILE
+#: The note put before the user's message when they stopped the agent.
+INTERRUPT_TEXT = ui_runner.INTERRUPT_TEXT
+#: The error a tool call gets when the user stopped it before it answered.
+INTERRUPT_TOOL_ERROR = STOPPED_BY_USER
+
+
+class Sender(StrEnum):
+    """Who a chat message is from (the chat_message avatar names)."""
+
+    USER = "user"
+    BOT = "assistant"
+    TOOL = "tool"
+
+
+@dataclass(kw_only=True, frozen=True)
+class ModelConfig:
+    """The reference's per-model defaults: a view of ``models.ModelInfo``."""
+
+    tool_version: str
+    max_output_tokens: int
+    default_output_tokens: int
+    has_thinking: bool = False
+
+
+#: Each provider's default model, from the model table.
+PROVIDER_TO_DEFAULT_MODEL_NAME: dict[APIProvider, str] = {
+    provider: default_model(provider.value) for provider in APIProvider
+}
+#: Model id -> its defaults, derived from ``models.MODELS`` (unknown models: ``model_info``).
+MODEL_TO_MODEL_CONF: dict[str, ModelConfig] = {
+    model: ModelConfig(**{f.name: getattr(info, f.name) for f in fields(ModelConfig)})
+    for model, info in models.MODELS.items()
+}
+
+
+def validate_auth(provider: APIProvider | str, api_key: str | None) -> str | None:
+    """Why ``provider`` cannot be used yet (a sentence for the user), or None."""
+    return auth_error(str(provider), api_key or "")
+
+
+def load_from_storage(filename: str) -> str | None:
+    """A config file's stripped text from ``CONFIG_DIR``; None if missing, empty or unreadable."""
+    return ui_settings.load_text(filename, {"CONFIG_DIR": str(CONFIG_DIR)})
+
+
+def save_to_storage(filename: str, data: str) -> None:
+    """Save a config file in ``CONFIG_DIR`` (atomic, 0600); a failure is shown, not raised."""
+    _save(filename, lambda: save_text(filename, data, {"CONFIG_DIR": str(CONFIG_DIR)}))
+
+
+def maybe_add_interruption_blocks(
+    messages: list[dict[str, Any]] | None = None, *, interrupted: bool | None = None
+) -> list[dict[str, Any]]:
+    """The blocks that open the user's turn after they stopped the agent, else [].
+
+    An error tool_result for each unanswered tool call of the last message, then
+    ``INTERRUPT_TEXT``. Without arguments it reads the reference's session keys
+    (``messages``, ``in_sampling_loop``); our app passes them (ui_runner does the same).
+    """
+    if interrupted is None:
+        interrupted = bool(ss.get("in_sampling_loop", False))
+    if not interrupted:
+        return []
+    if messages is None:
+        messages = ss.get("messages", [])
+    last = messages[-1:] if messages and messages[-1].get("role") == "assistant" else []
+    return ui_runner.with_user_message(last, "", interrupted=True)[-1]["content"]
 
 
 # ---- settings -------------------------------------------------------------------------------
 
 
-def init_state() -> None:
-    """Load the saved settings once per browser session.
+def setup_state() -> None:
+    """Load the saved settings once per browser session (the reference's name).
 
     They live in ``ss.cfg``, not in the widgets' keys: Streamlit forgets a widget's key when
     the widget is not drawn (the API key field is hidden for Bedrock and Vertex).
@@ -86,7 +169,7 @@ def init_state() -> None:
     if "cfg" in ss:
         return
     ss.cfg = asdict(load_settings())
-    ss.save_error = None
+    ss.setdefault("save_error", None)
 
 
 def current_settings() -> Settings:
@@ -107,6 +190,7 @@ def _save(what: str, save: Callable[[], None]) -> None:
         ss.save_error = None
     except OSError as e:
         ss.save_error = f"Could not save the {what}: {e}"
+        log.warning("could not save the %s: %s", what, e)
 
 
 def _set(**values: object) -> None:
@@ -129,7 +213,7 @@ def on_change(name: str) -> None:
     elif name == "model":
         _apply_model(ss[name])
     if name == "api_key":
-        _save("API key", lambda: save_text(API_KEY_FILE, ss.cfg["api_key"].strip()))
+        _save("API key", lambda: save_text(ui_settings.API_KEY_FILE, ss.cfg["api_key"].strip()))
     elif name == "system_prompt_suffix":
         _save("system prompt", lambda: save_text(SYSTEM_PROMPT_FILE, ss.cfg[name]))
     else:
@@ -399,8 +483,8 @@ def progress(run: ui_runner.SessionRun) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="Computer Use Demo", page_icon="🤖")
-    init_state()
-    st.markdown(STYLE, unsafe_allow_html=True)
+    setup_state()
+    st.markdown(STREAMLIT_STYLE, unsafe_allow_html=True)
     st.title(TITLE)
     if not os.getenv("HIDE_WARNING"):
         st.warning(WARNING_TEXT)
@@ -444,4 +528,5 @@ def main() -> None:
         watch_run(trajectory.id, version)
 
 
-main()
+if __name__ == "__main__":  # `streamlit run` and AppTest run this file as __main__
+    main()

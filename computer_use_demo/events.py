@@ -100,6 +100,7 @@ class ToolStarted:
     tool_use_id: str
     name: str
     input: dict[str, Any]
+    toolset_name: str | None = None  # set for a member of a toolset (name is the member)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +111,7 @@ class ToolResultEvent:
     tool_use_id: str
     name: str
     result: ToolResult
+    toolset_name: str | None = None  # set for a member of a toolset; its tool_result echoes it
 
 
 @dataclass(frozen=True, kw_only=True)

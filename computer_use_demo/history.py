@@ -42,8 +42,11 @@ def image_media_type(data: str) -> str:
     return "image/png"
 
 
-def tool_result_block(result: ToolResult, tool_use_id: str) -> BetaToolResultBlockParam:
-    """A ToolResult as the API's tool_result block (the reference's _make_api_tool_result)."""
+def tool_result_block(
+    result: ToolResult, tool_use_id: str, *, toolset_name: str | None = None
+) -> BetaToolResultBlockParam:
+    """A ToolResult as the API's tool_result block (the reference's _make_api_tool_result);
+    the result of a toolset member echoes its ``toolset_name``, as the API requires."""
     content: list[Block] | str = []
     if result.error:
         content = _with_system(result, result.error)
@@ -63,12 +66,15 @@ def tool_result_block(result: ToolResult, tool_use_id: str) -> BetaToolResultBlo
                     },
                 }
             )
-    return {
+    block: BetaToolResultBlockParam = {
         "type": "tool_result",
         "content": content,  # type: ignore[typeddict-item]
         "tool_use_id": tool_use_id,
         "is_error": is_error,
     }
+    if toolset_name is not None:
+        block["toolset_name"] = toolset_name
+    return block
 
 
 def _with_system(result: ToolResult, text: str) -> str:
@@ -101,14 +107,15 @@ def response_to_params(content: Iterable[BetaContentBlock]) -> list[Block]:
             case "redacted_thinking":
                 params.append({"type": "redacted_thinking", "data": block.data})  # type: ignore[union-attr]
             case "tool_use":
-                params.append(
-                    {
-                        "type": "tool_use",
-                        "id": block.id,  # type: ignore[union-attr]
-                        "name": block.name,  # type: ignore[union-attr]
-                        "input": block.input,  # type: ignore[union-attr]
-                    }
-                )
+                use: Block = {
+                    "type": "tool_use",
+                    "id": block.id,  # type: ignore[union-attr]
+                    "name": block.name,  # type: ignore[union-attr]
+                    "input": block.input,  # type: ignore[union-attr]
+                }
+                if getattr(block, "toolset_name", None) is not None:
+                    use["toolset_name"] = block.toolset_name  # type: ignore[union-attr]
+                params.append(use)
             case _:
                 params.append(block.model_dump(mode="json", exclude_none=True))
     return params
@@ -169,19 +176,19 @@ def heal(messages: Iterable[Mapping[str, Any]], *, reason: str = STOPPED_BY_USER
     for i, message in enumerate(cleaned):
         if message["role"] == "user":
             previous = healed[-1] if healed else None
-            expected = [b["id"] for b in tool_uses(previous)] if previous else []
-            message = _answer(message, expected, reason)
+            message = _answer(message, tool_uses(previous) if previous else [], reason)
         healed.append(message)
         if message["role"] == "assistant" and tool_uses(message):
             following = cleaned[i + 1] if i + 1 < len(cleaned) else None
             if following is None:
-                ids = [b["id"] for b in tool_uses(message)]
-                healed.append(_answer({"role": "user", "content": []}, ids, reason))
+                healed.append(_answer({"role": "user", "content": []}, tool_uses(message), reason))
     return healed
 
 
-def _answer(message: Message, expected: list[str], reason: str) -> Message:
-    """``message`` with a tool_result for each id in ``expected``, results first."""
+def _answer(message: Message, uses: list[Block], reason: str) -> Message:
+    """``message`` with a tool_result for each of the tool_use blocks ``uses``, results
+    first (a toolset member's echoes its ``toolset_name``)."""
+    expected = [b["id"] for b in uses]
     blocks = _blocks(message["content"])
     results: list[Block] = []
     others: list[Block] = []
@@ -198,10 +205,12 @@ def _answer(message: Message, expected: list[str], reason: str) -> Message:
     if not missing and results == [b for b in blocks if b.get("type") == "tool_result"]:
         if blocks == list(message["content"]) and blocks[: len(results)] == results:
             return message
-    results += [
-        {"type": "tool_result", "tool_use_id": i, "content": reason, "is_error": True}
-        for i in missing
-    ]
+    toolsets = {b["id"]: b.get("toolset_name") for b in uses}
+    for i in missing:
+        result = {"type": "tool_result", "tool_use_id": i, "content": reason, "is_error": True}
+        if toolsets.get(i) is not None:
+            result["toolset_name"] = toolsets[i]
+        results.append(result)
     return {**message, "content": results + others}
 
 

@@ -37,7 +37,6 @@ from .events import (
     Event,
     StepStarted,
     ToolResultEvent,
-    ToolStarted,
     Usage,
     redact_headers,
 )
@@ -55,10 +54,10 @@ from .tools import (
     TOOL_GROUPS_BY_VERSION,
     BaseAnthropicTool,
     ToolCollection,
-    ToolFailure,
     ToolResult,
     ToolVersion,
 )
+from .tools.approval import Approver, auto_approve
 
 __all__ = [
     "PROMPT_CACHING_BETA_FLAG",
@@ -162,10 +161,11 @@ class LoopConfig:
         return with_suffix(base, self.system_prompt_suffix)
 
 
-def build_tools(config: LoopConfig) -> ToolCollection:
-    """The tools of ``config``'s group, plus its extra (custom) tools."""
+def build_tools(config: LoopConfig, *, approve: Approver = auto_approve) -> ToolCollection:
+    """The tools of ``config``'s group, plus its extra (custom) tools; ``approve`` is asked
+    before an action that needs approval runs (approval.py)."""
     group = TOOL_GROUPS_BY_VERSION[config.tool_version]
-    return ToolCollection(*(cls() for cls in group.tools), *config.extra_tools)
+    return ToolCollection(*(cls() for cls in group.tools), *config.extra_tools, approve=approve)
 
 
 # ---------------------------------------------------------------- HTTP exchange recording
@@ -466,23 +466,8 @@ async def agent_events(
                 return
 
             run.partial_results = []
-            for call in calls:
-                if stop.is_set():
-                    break
-                yield ToolStarted(
-                    tool_use_id=call["id"],
-                    name=call["name"],
-                    input=call["input"] if isinstance(call["input"], dict) else {},
-                )
-                task = run.track(tools.run(name=call["name"], tool_input=call["input"]))
-                await asyncio.wait((task, stop_waiter), return_when=asyncio.FIRST_COMPLETED)
-                if task.done():
-                    result: ToolResult = task.result()
-                else:
-                    await run.cancel_inflight()
-                    result = ToolFailure(error=h.STOPPED_BY_USER)
-                yield ToolResultEvent(tool_use_id=call["id"], name=call["name"], result=result)
-                run.partial_results.append(h.tool_result_block(result, call["id"]))
+            async for event in tools.run_turn(calls, results=run.partial_results, stop=stop):
+                yield event
             run.commit_partial()
     except asyncio.CancelledError:
         await run.cancel_inflight()

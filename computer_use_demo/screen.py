@@ -8,6 +8,10 @@ are. Coordinates the model sends are in that scaled ("API") space and are mapped
 Capture is in-process (Pillow's ImageGrab over XCB: no process, no file; the X server's copy
 of the screen is most of its cost) instead of a scrot process and a PNG file;
 ``SCREENSHOT_BACKEND=scrot`` selects scrot (which draws the pointer).
+
+The computer toolset (``computer_toolset_20260801``) is different: the API no longer scales its
+screenshots, so they are sent at the screen's own size when that fits the model's image limits
+(``ImageLimits``), else at the largest size of the same ratio that does.
 """
 
 from __future__ import annotations
@@ -48,6 +52,48 @@ SETTLE_REACTION = 0.2
 PNG_COMPRESS_LEVEL = 1
 
 Backend = Literal["xcb", "scrot"]
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """The biggest image a model reads without the API shrinking or refusing it: a longest
+    side and a budget of visual tokens, one token per ``patch`` x ``patch`` pixel tile (the
+    vision docs: images are padded to multiples of 28 pixels; about width * height / 750
+    tokens)."""
+
+    long_edge: int
+    max_tokens: int
+    patch: int = 28
+
+    def tokens(self, width: int, height: int) -> int:
+        return math.ceil(width / self.patch) * math.ceil(height / self.patch)
+
+    def fits(self, width: int, height: int) -> bool:
+        return (
+            max(width, height) <= self.long_edge and self.tokens(width, height) <= self.max_tokens
+        )
+
+    def fit(self, width: int, height: int, *, enlarge: bool = False) -> tuple[int, int]:
+        """The largest size with the ratio of ``width`` x ``height`` that fits (never bigger
+        than it unless ``enlarge``)."""
+        factor = min(
+            self.long_edge / max(width, height),
+            self.patch * math.sqrt(self.max_tokens / (width * height)),
+        )
+        if not enlarge:
+            factor = min(factor, 1.0)
+        w = max(1, math.floor(width * factor))
+        while True:
+            h = max(1, round(w * height / width))
+            if self.fits(w, h) or w == 1:
+                return w, h
+            w -= 1
+
+
+#: Models from Claude Opus 4.7 on read images up to 2576 px on the long edge and 4784 visual
+#: tokens; the toolset's models are all of them. Older models: 1568 px and about 1600 tokens.
+HIGH_RES_IMAGES = ImageLimits(long_edge=2576, max_tokens=4784)
+STANDARD_IMAGES = ImageLimits(long_edge=1568, max_tokens=1600)
 Box = tuple[int, int, int, int]
 
 
@@ -82,6 +128,14 @@ class Scaling:
         if factor >= 1:
             return cls(width, height, width, height)
         return cls(width, height, max(1, round(width * factor)), max(1, round(height * factor)))
+
+    @classmethod
+    def within(cls, width: int, height: int, limits: ImageLimits) -> Scaling:
+        """The screen as it is if it fits ``limits``, else shrunk to fit them (the toolset's
+        screenshots, which the API does not scale)."""
+        if width <= 0 or height <= 0:
+            raise ScreenError(f"invalid screen size {width}x{height}")
+        return cls(width, height, *limits.fit(width, height))
 
     @property
     def scaled(self) -> bool:
@@ -170,9 +224,14 @@ class Screen:
         *,
         backend: Backend | None = None,
         fixed_delay: float | None = None,
+        limits: ImageLimits | None = None,
     ) -> None:
         self.display = display
-        self.scaling = Scaling.for_screen(width, height)
+        #: Given: screenshots fit these limits (the toolset); None: the XGA/WXGA targets.
+        self.limits = limits
+        self.scaling = (
+            Scaling.within(width, height, limits) if limits else Scaling.for_screen(width, height)
+        )
         chosen = backend or os.environ.get("SCREENSHOT_BACKEND") or "xcb"
         if chosen not in ("xcb", "scrot"):
             raise ScreenError(f"SCREENSHOT_BACKEND must be 'xcb' or 'scrot', got {chosen!r}")
@@ -181,6 +240,7 @@ class Screen:
             fixed_delay = float(os.environ["SCREENSHOT_DELAY"])
         self.fixed_delay = fixed_delay
         self._before: bytes | None = None
+        self._acted = False
 
     async def capture(self) -> Image.Image:
         """The whole screen at full resolution, RGB."""
@@ -217,6 +277,7 @@ class Screen:
 
     async def before_action(self) -> None:
         """Remember the screen as it is before an action, for ``settled`` to compare with."""
+        self._acted = True
         self._before = None if self.fixed_delay is not None else (await self.capture()).tobytes()
 
     async def settled(self) -> Image.Image:
@@ -226,6 +287,7 @@ class Screen:
         SETTLE_REACTION (the app may not have drawn its answer yet). A fixed delay
         (``SCREENSHOT_DELAY``) replaces all this when set."""
         before, self._before = self._before, None
+        self._acted = False
         if self.fixed_delay is not None:
             await asyncio.sleep(self.fixed_delay)
             return await self.capture()
@@ -242,6 +304,11 @@ class Screen:
             if raw == previous and (reacted or time.monotonic() - start >= SETTLE_REACTION):
                 break
         return frame
+
+    @property
+    def action_pending(self) -> bool:
+        """Whether an action ran since the screen last settled (a screenshot should settle)."""
+        return self._acted
 
     def for_api(self, image: Image.Image) -> Image.Image:
         """A full-screen capture at the size the API sees."""
@@ -264,12 +331,19 @@ class Screen:
 
     async def zoom(self, region: tuple[int, int, int, int] | list[int]) -> str:
         """Base64 PNG of an API-space region, cut from the full-resolution screen: as many
-        pixels as the screen has there, shrunk only to fit the API size."""
+        pixels as the screen has there, shrunk only to fit the API size. With ``limits`` (the
+        toolset) the crop is scaled to fill them, up or down, as the toolset's zoom promises."""
         box = self.scaling.region_to_screen(region)
         image = await self.capture()
 
         def work() -> str:
-            crop = fit_within(image.crop(box), self.scaling.api_width, self.scaling.api_height)
+            crop = image.crop(box)
+            if self.limits is None:
+                crop = fit_within(crop, self.scaling.api_width, self.scaling.api_height)
+            else:
+                size = self.limits.fit(crop.width, crop.height, enlarge=True)
+                if size != crop.size:
+                    crop = crop.resize(size, Image.Resampling.LANCZOS)
             return base64.b64encode(encode_png(crop)).decode("ascii")
 
         return await asyncio.to_thread(work)

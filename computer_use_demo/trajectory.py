@@ -268,10 +268,11 @@ def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
                 if not messages or messages[-1]["role"] != "assistant":
                     messages.append({"role": "assistant", "content": []})
                 messages[-1]["content"].append(block)
-            case ToolResultEvent(tool_use_id=tool_use_id, result=result):
+            case ToolResultEvent(tool_use_id=tool_use_id, result=result, toolset_name=toolset):
                 if not messages or messages[-1]["role"] != "user":
                     messages.append({"role": "user", "content": []})
-                messages[-1]["content"].append(h.tool_result_block(result, tool_use_id))
+                block = h.tool_result_block(result, tool_use_id, toolset_name=toolset)
+                messages[-1]["content"].append(block)
             case ApiExchange() | _:
                 pass
     return h.heal(messages)

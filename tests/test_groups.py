@@ -20,6 +20,7 @@ from computer_use_demo.tools import (
     EditTool20250429,
     EditTool20250728,
 )
+from computer_use_demo.tools.computer_toolset import ComputerToolset20260801
 
 # api_type -> (the SDK's TypedDict for it, the tool name the API expects)
 SDK_PARAMS = {
@@ -32,6 +33,7 @@ SDK_PARAMS = {
     "computer_20241022": beta.BetaToolComputerUse20241022Param,
     "computer_20250124": beta.BetaToolComputerUse20250124Param,
     "computer_20251124": beta.BetaToolComputerUse20251124Param,
+    "computer_toolset_20260801": beta.BetaComputerToolset20260801Param,
 }
 
 EXPECTED = [
@@ -64,6 +66,13 @@ EXPECTED = [
         "bash_20250124",
         "computer-use-2025-11-24",
     ),
+    (
+        "computer_toolset_20260801",
+        "computer_toolset_20260801",
+        "text_editor_20250728",
+        "bash_20250124",
+        None,  # generally available
+    ),
 ]
 
 ALL_TOOL_CLASSES = {t for g in TOOL_GROUPS for t in g.tools}
@@ -84,7 +93,8 @@ def _check_against_sdk(params: dict) -> None:
     assert set(params) <= set(hints), f"fields the SDK does not know: {set(params) - set(hints)}"
     assert sdk.__required_keys__ <= set(params), f"missing: {sdk.__required_keys__ - set(params)}"
     assert params["type"] == _literal(hints["type"])
-    assert params["name"] == _literal(hints["name"])
+    if "name" in hints:  # a toolset entry has none
+        assert params["name"] == _literal(hints["name"])
     for key, value in params.items():
         if key in ("type", "name"):
             continue
@@ -92,18 +102,44 @@ def _check_against_sdk(params: dict) -> None:
         while typing.get_origin(base) in (typing.Required, typing.NotRequired):
             (base,) = typing.get_args(base)
         allowed = typing.get_args(base) or (base,)
-        assert any(
-            (a is type(None) and value is None) or (isinstance(a, type) and isinstance(value, a))
-            for a in allowed
-        ), f"{key}={value!r} is not {base}"
+        assert any(_is_instance(value, a) for a in allowed), f"{key}={value!r} is not {base}"
+
+
+def _is_instance(value: object, annotation: object) -> bool:
+    """isinstance that also reads a TypedDict: a dict whose keys are among its fields, each
+    value of its field's type."""
+    if annotation is type(None):
+        return value is None
+    if hasattr(annotation, "__required_keys__"):
+        if not isinstance(value, dict):
+            return False
+        hints = typing.get_type_hints(annotation, include_extras=True)
+        return set(value) <= set(hints) and all(
+            any(_is_instance(v, a) for a in _alternatives(hints[k])) for k, v in value.items()
+        )
+    if typing.get_origin(annotation) is typing.Literal:
+        return value in typing.get_args(annotation)
+    return isinstance(annotation, type) and isinstance(value, annotation)
+
+
+def _alternatives(annotation: object) -> tuple[object, ...]:
+    while typing.get_origin(annotation) in (typing.Required, typing.NotRequired):
+        (annotation,) = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Literal:
+        return (annotation,)
+    return typing.get_args(annotation) or (annotation,)
 
 
 @pytest.mark.parametrize("tool_cls", sorted(ALL_TOOL_CLASSES, key=lambda c: c.__name__))
 def test_to_params_matches_sdk_type(tool_cls: type) -> None:
     params = tool_cls().to_params()
     _check_against_sdk(params)
-    assert params["type"] == tool_cls.api_type == tool_cls.spec.api_type
-    assert params["name"] == tool_cls.name
+    assert params["type"] == tool_cls.api_type
+    if tool_cls is ComputerToolset20260801:
+        assert params == {"type": "computer_toolset_20260801"}
+    else:
+        assert params["type"] == tool_cls.spec.api_type
+        assert params["name"] == tool_cls.name
 
 
 @pytest.mark.parametrize(("version", "computer", "editor", "bash", "beta"), EXPECTED)
@@ -162,3 +198,23 @@ def test_zoom_only_for_20251124() -> None:
     assert "zoom" in ComputerTool20251124.spec.choices
     assert "zoom" not in ComputerTool20250124.spec.choices
     assert "triple_click" not in ComputerTool20241022.spec.choices
+
+
+def test_toolset_entry_fields() -> None:
+    """Only type, configs and cache_control: never a name, a display size or enable_zoom."""
+    toolset = ComputerToolset20260801(
+        width=1920,
+        height=1080,
+        display_num=5,
+        configs={"zoom": {"enabled": False}},
+        tool_configs={"cache_control": {"type": "ephemeral"}},
+    )
+    params = toolset.to_params()
+    assert params == {
+        "type": "computer_toolset_20260801",
+        "configs": {"zoom": {"enabled": False}},
+        "cache_control": {"type": "ephemeral"},
+    }
+    _check_against_sdk(params)
+    hints = typing.get_type_hints(beta.BetaComputerToolsetConfigsParam)
+    assert set(params["configs"]) <= set(hints)

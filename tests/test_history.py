@@ -114,6 +114,44 @@ def test_response_to_params_keeps_thinking_signature_and_drops_empty_text() -> N
     ]
 
 
+def test_toolset_member_calls_keep_their_toolset_name() -> None:
+    """A member tool_use keeps ``toolset_name`` when sent back; its result echoes it."""
+    message = BetaMessage.model_validate(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude",
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": "left_click",
+                    "input": {"coordinate": [1, 2]},
+                    "toolset_name": "computer",
+                },
+                {"type": "tool_use", "id": "toolu_2", "name": "bash", "input": {"command": "ls"}},
+            ],
+        }
+    )
+    member, plain = h.response_to_params(message.content)
+    assert member["toolset_name"] == "computer" and "toolset_name" not in plain
+    block = h.tool_result_block(ToolResult(output="Clicked."), "toolu_1", toolset_name="computer")
+    assert block["toolset_name"] == "computer"
+    assert "toolset_name" not in h.tool_result_block(ToolResult(output="x"), "toolu_2")
+    # A stop leaves both unanswered: heal answers each, the member's with its toolset_name.
+    healed = h.heal(
+        [{"role": "user", "content": "go"}, {"role": "assistant", "content": [member, plain]}]
+    )
+    answers = healed[-1]["content"]
+    assert [(a["tool_use_id"], a.get("toolset_name")) for a in answers] == [
+        ("toolu_1", "computer"),
+        ("toolu_2", None),
+    ]
+
+
 # ---------------------------------------------------------------- healing
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from computer_use_demo.tools import (
     TOOL_GROUPS,
+    TOOL_GROUPS_BY_VERSION,
     FunctionTool,
     ToolCollection,
     ToolError,
@@ -16,7 +17,10 @@ from computer_use_demo.tools import (
 )
 from computer_use_demo.tools.specs import MAX_FIELD_CHARS
 
-ALL_TOOL_CLASSES = sorted({t for g in TOOL_GROUPS for t in g.tools}, key=lambda c: c.__name__)
+# The single tools; the toolset's members are validated by the SDK (test at the end).
+ALL_TOOL_CLASSES = sorted(
+    {t for g in TOOL_GROUPS for t in g.tools if hasattr(t, "spec")}, key=lambda c: c.__name__
+)
 HUGE = "x" * (MAX_FIELD_CHARS + 1)
 
 # (input, words the error must contain) per tool family; each must fail validation.
@@ -122,7 +126,9 @@ async def test_bad_input_is_an_error_result(
 
 
 async def test_unknown_tool_is_an_error_result() -> None:
-    tools = ToolCollection(*(cls() for cls in TOOL_GROUPS[-1].tools))
+    tools = ToolCollection(
+        *(cls() for cls in TOOL_GROUPS_BY_VERSION["computer_use_20251124"].tools)
+    )
     result = await tools.run(name="teleport", tool_input={})
     assert isinstance(result, ToolFailure)
     assert "teleport" in result.error
@@ -245,3 +251,42 @@ async def test_insert_needs_new_str_or_insert_text() -> None:
         "Invalid input for tool `str_replace_based_edit_tool`: "
         "`new_str` or `insert_text` is required for command 'insert'."
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "tool_input", "words"),
+    [
+        ("left_click", {"coordinate": "10,20"}, ["left_click", "coordinate"]),
+        ("left_click", {"coordinate": [1, 2, 3]}, ["coordinate", "[x, y]"]),
+        ("type", {}, ["type", "text"]),
+        ("key", {"text": "a", "repeat": "many"}, ["key", "repeat"]),
+        ("scroll", {"scroll_direction": "sideways", "scroll_amount": 1}, ["scroll_direction"]),
+        ("zoom", {"region": [0, 0, 10]}, ["region", "[x0, y0, x1, y1]"]),
+        ("teleport", {}, ["unknown computer toolset member", "teleport"]),
+    ],
+)
+async def test_bad_toolset_member_input_is_an_error_result(
+    name: str, tool_input: dict, words: list[str]
+) -> None:
+    """Refused before anything runs (the display does not even exist), with toolset_name."""
+    tools = ToolCollection(
+        *(cls() for cls in TOOL_GROUPS_BY_VERSION["computer_toolset_20260801"].tools)
+    )
+    call = {"type": "tool_use", "id": "toolu_1", "name": name, "input": tool_input}
+    results: list[dict] = []
+    events = [
+        e
+        async for e in tools.run_turn(
+            [{**call, "toolset_name": "computer"}], results=results, stop=asyncio.Event()
+        )
+    ]
+    (block,) = results
+    assert block["is_error"] and block["toolset_name"] == "computer"
+    text = (
+        " ".join(c["text"] for c in block["content"])
+        if isinstance(block["content"], list)
+        else block["content"]
+    )
+    for word in words:
+        assert word in text, f"{word!r} not in {text!r}"
+    assert events[-1].result.error == text

@@ -1,5 +1,6 @@
 """The executors of the computer-use tools, and the table of their API versions."""
 
+from .approval import Approval, Approver, auto_approve
 from .base import (
     BaseAnthropicTool,
     CLIResult,
@@ -12,6 +13,7 @@ from .base import (
 from .bash import BashTool, BashTool20241022, BashTool20250124
 from .collection import ToolCollection
 from .computer import ComputerTool, ComputerTool20241022, ComputerTool20250124, ComputerTool20251124
+from .computer_toolset import ComputerToolset20260801
 from .edit import EditTool, EditTool20241022, EditTool20250124, EditTool20250429, EditTool20250728
 from .groups import TOOL_GROUPS, TOOL_GROUPS_BY_VERSION, TOOL_VERSIONS, ToolGroup, ToolVersion
 
@@ -19,6 +21,8 @@ __all__ = [
     "TOOL_GROUPS",
     "TOOL_GROUPS_BY_VERSION",
     "TOOL_VERSIONS",
+    "Approval",
+    "Approver",
     "BaseAnthropicTool",
     "BashTool",
     "BashTool20241022",
@@ -28,6 +32,7 @@ __all__ = [
     "ComputerTool20241022",
     "ComputerTool20250124",
     "ComputerTool20251124",
+    "ComputerToolset20260801",
     "EditTool",
     "EditTool20241022",
     "EditTool20250124",
@@ -41,4 +46,5 @@ __all__ = [
     "ToolResult",
     "ToolSpec",
     "ToolVersion",
+    "auto_approve",
 ]

@@ -3,6 +3,11 @@
 ``ToolCollection.run`` never raises (except cancellation, which is how a stop request ends a
 running tool): an unknown tool, input that fails the tool's JSON schema, a ToolError, a
 timeout or any unexpected exception all come back as a ToolResult with ``error`` set.
+
+``ToolCollection.run_turn`` is what one assistant turn's tool_use blocks become: plain tools
+run one by one; members of a toolset (``toolset_name`` set) run in order through the SDK's
+``tool_result()``, and after a member fails the rest of that toolset's calls in the turn are
+answered with the SDK's halt text, not run.
 """
 
 from __future__ import annotations
@@ -10,14 +15,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
-from anthropic.types.beta import BetaToolUnionParam
+from anthropic.lib.tools._toolsets._runnable import HALT_TEXT, NOT_EXECUTED
+from anthropic.types.beta import BetaToolResultBlockParam, BetaToolUnionParam, BetaToolUseBlock
 
+from .approval import Approver, auto_approve
 from .base import BaseAnthropicTool, ToolError, ToolFailure, ToolResult
+from .computer_toolset import ComputerToolset20260801
+
+if TYPE_CHECKING:
+    from ..events import ToolResultEvent, ToolStarted
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +99,46 @@ def validate_input(schema: Mapping[str, Any], tool_input: Any) -> list[str]:
     return messages
 
 
-class ToolCollection:
-    """The tools of one run, looked up by the name the model calls them by."""
+#: A toolset: one tools[] entry for a family of member tools (today the computer toolset).
+Toolset = ComputerToolset20260801
 
-    def __init__(self, *tools: BaseAnthropicTool, timeout: float = DEFAULT_CALL_TIMEOUT) -> None:
-        names = [t.name for t in tools]
+
+class ToolCollection:
+    """The tools of one run, looked up by the name the model calls them by; toolsets by their
+    ``toolset_name``. ``approve`` is the approval seam (approval.py) every toolset's
+    ``confirm`` hook asks."""
+
+    def __init__(
+        self,
+        *tools: BaseAnthropicTool | Toolset,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+        approve: Approver = auto_approve,
+    ) -> None:
+        plain = [t for t in tools if not isinstance(t, Toolset)]
+        names = [t.name for t in plain]
         duplicates = {n for n in names if names.count(n) > 1}
         if duplicates:
             raise ValueError(f"tool names must be unique, repeated: {sorted(duplicates)}")
         self.tools = tools
-        self.tool_map = {tool.name: tool for tool in tools}
+        self.tool_map = {tool.name: tool for tool in plain}
+        self.toolsets: dict[str, Toolset] = {}
+        for toolset in (t for t in tools if isinstance(t, Toolset)):
+            if toolset.toolset_name in self.toolsets:
+                raise ValueError(f"two toolsets named {toolset.toolset_name!r}")
+            self.toolsets[toolset.toolset_name] = toolset
         self.timeout = timeout
+        self.approve = approve
+
+    @property
+    def approve(self) -> Approver:
+        return self._approve
+
+    @approve.setter
+    def approve(self, approve: Approver) -> None:
+        """One approver for the whole collection: its toolsets' confirm hooks ask it."""
+        self._approve = approve
+        for toolset in self.toolsets.values():
+            toolset.approve = approve
 
     def to_params(self) -> list[BetaToolUnionParam]:
         return [tool.to_params() for tool in self.tools]
@@ -131,6 +171,109 @@ class ToolCollection:
             log.exception("tool %s failed", name)
             return ToolFailure(error=f"Tool `{name}` failed unexpectedly: {type(e).__name__}: {e}")
 
+    async def run_turn(
+        self,
+        calls: list[dict[str, Any]],
+        *,
+        results: list[dict[str, Any]],
+        stop: asyncio.Event,
+    ) -> AsyncIterator[ToolStarted | ToolResultEvent]:
+        """Run one assistant turn's tool_use blocks in order, reporting each as it starts and
+        ends; each tool_result block is appended to ``results`` as it is known.
+
+        A stop request between calls ends the turn (the caller answers the calls left over);
+        during a call it cancels the call, which is answered "stopped by the user".
+        """
+        # The layers above the tools import this module: theirs are imported when used.
+        from ..events import ToolResultEvent, ToolStarted
+        from ..history import STOPPED_BY_USER, tool_result_block
+
+        failed: set[str] = set()  # toolsets whose member failed this turn
+        stop_waiter = asyncio.ensure_future(stop.wait())
+        try:
+            for call in calls:
+                if stop.is_set():
+                    return
+                toolset_name = call.get("toolset_name")
+                name = call["name"]
+                if toolset_name in failed:
+                    halt = HALT_TEXT.get(toolset_name, NOT_EXECUTED)
+                    result: ToolResult = ToolFailure(error=halt)
+                    results.append(
+                        dict(tool_result_block(result, call["id"], toolset_name=toolset_name))
+                    )
+                    yield ToolResultEvent(
+                        tool_use_id=call["id"], name=name, result=result, toolset_name=toolset_name
+                    )
+                    continue
+                tool_input = call["input"] if isinstance(call["input"], dict) else {}
+                yield ToolStarted(
+                    tool_use_id=call["id"], name=name, input=tool_input, toolset_name=toolset_name
+                )
+                task = asyncio.ensure_future(
+                    self._run_member(call) if toolset_name is not None else self._run_plain(call)
+                )
+                try:
+                    await asyncio.wait((task, stop_waiter), return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    if not task.done():  # a stop, or our consumer cancelled
+                        task.cancel()
+                        await asyncio.wait((task,), timeout=5)
+                if task.cancelled() or not task.done():
+                    result = ToolFailure(error=STOPPED_BY_USER)
+                    block = dict(tool_result_block(result, call["id"], toolset_name=toolset_name))
+                else:
+                    result, block = task.result()
+                if toolset_name is not None and block.get("is_error"):
+                    failed.add(toolset_name)
+                results.append(block)
+                yield ToolResultEvent(
+                    tool_use_id=call["id"], name=name, result=result, toolset_name=toolset_name
+                )
+        finally:
+            stop_waiter.cancel()
+
+    async def _run_plain(self, call: dict[str, Any]) -> tuple[ToolResult, dict[str, Any]]:
+        from ..history import tool_result_block
+
+        result = await self.run(name=call["name"], tool_input=call["input"])
+        return result, dict(tool_result_block(result, call["id"]))
+
+    async def _run_member(self, call: dict[str, Any]) -> tuple[ToolResult, dict[str, Any]]:
+        """One toolset member call through the SDK's ``tool_result()`` (its block as the API
+        wants it, ``toolset_name`` echoed), and the same outcome as a ToolResult."""
+        from ..history import tool_result_block
+
+        toolset_name = call["toolset_name"]
+        toolset = self.toolsets.get(toolset_name)
+        if toolset is None:
+            known = ", ".join(sorted(self.toolsets)) or "none"
+            result: ToolResult = ToolFailure(
+                error=f"Toolset `{toolset_name}` is not available. Available toolsets: {known}."
+            )
+            return result, dict(tool_result_block(result, call["id"], toolset_name=toolset_name))
+        tool_use = BetaToolUseBlock(
+            type="tool_use",
+            id=call["id"],
+            name=call["name"],
+            input=call["input"] if isinstance(call["input"], dict) else {},
+            toolset_name=toolset_name,
+        )
+        try:
+            block = await asyncio.wait_for(toolset.tool_result(tool_use), timeout=self.timeout)
+        except TimeoutError:
+            result = ToolFailure(
+                error=f"`{call['name']}` did not finish within {self.timeout:g} s and was stopped."
+            )
+            return result, dict(tool_result_block(result, call["id"], toolset_name=toolset_name))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a ToolsetUsageError: our own mistake, never the model's
+            log.exception("toolset %s member %s failed", toolset_name, call["name"])
+            result = ToolFailure(error=f"`{call['name']}` failed: {type(e).__name__}: {e}")
+            return result, dict(tool_result_block(result, call["id"], toolset_name=toolset_name))
+        return result_of_block(block), dict(block)
+
     async def stop(self) -> None:
         """Stop every tool (kill bash process groups and the like)."""
         for tool in self.tools:
@@ -138,3 +281,17 @@ class ToolCollection:
                 await tool.stop()
             except Exception:
                 log.exception("stopping tool %s failed", tool.name)
+
+
+def result_of_block(block: BetaToolResultBlockParam | Mapping[str, Any]) -> ToolResult:
+    """A tool_result block as a ToolResult (what events carry): text blocks joined, the first
+    image, and for an error result its text as ``error``."""
+    content = block.get("content")
+    items = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+    texts = [i["text"] for i in items if i.get("type") == "text" and i.get("text")]
+    images = [i for i in items if i.get("type") == "image"]
+    text = "\n".join(texts) or None
+    if block.get("is_error"):
+        return ToolFailure(error=text or "the tool call failed")
+    image = images[0]["source"].get("data") if images else None
+    return ToolResult(output=text, base64_image=image)

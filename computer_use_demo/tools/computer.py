@@ -14,7 +14,7 @@ import asyncio
 import os
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from anthropic.types.beta import BetaToolUnionParam
 
@@ -33,6 +33,8 @@ UNMAPPED_TYPING_DELAY_MS = 100
 #: double-click time (xterm 250 ms, GTK/Qt 400 ms).
 MULTI_CLICK_GAP = "0.08"
 XDOTOOL_TIMEOUT = 30.0
+#: Most presses one `key` call may repeat (the toolset's `repeat`).
+MAX_KEY_REPEAT = 100
 #: Actions that return the screen as it is, without waiting for it to settle.
 UNSETTLED_ACTIONS = frozenset({"screenshot", "cursor_position", "zoom", "wait"})
 SCROLL_BUTTONS = {"up": "4", "down": "5", "left": "6", "right": "7"}
@@ -113,6 +115,9 @@ class ComputerTool(BaseAnthropicTool):
     """
 
     spec = COMPUTER_20250124
+    #: Whether an action answers with the settled screen (every single-tool version) or only
+    #: with xdotool's warnings (the toolset, whose model asks for a screenshot when it wants one).
+    screenshot_after_action: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -204,6 +209,8 @@ class ComputerTool(BaseAnthropicTool):
         return [str(x), str(y)]
 
     async def _settled(self, warnings: str = "", output: str | None = None) -> ToolResult:
+        if not self.screenshot_after_action:
+            return ToolResult(output=output, error=warnings or None)
         image = await self.screen.screenshot(settle=True)
         return ToolResult(output=output, error=warnings or None, base64_image=image)
 
@@ -226,8 +233,11 @@ class ComputerTool(BaseAnthropicTool):
 
     # --- actions ------------------------------------------------------------------------
 
-    async def _key(self, text: str) -> ToolResult:
-        return await self._settled(await self._xdotool("key", "--", *key_args(text)))
+    async def _key(self, text: str, repeat: int | None = None) -> ToolResult:
+        if repeat is not None and not 1 <= repeat <= MAX_KEY_REPEAT:
+            raise ToolError(f"`repeat` must be between 1 and {MAX_KEY_REPEAT}, got {repeat}")
+        times = ["--repeat", str(repeat)] if repeat and repeat > 1 else []
+        return await self._settled(await self._xdotool("key", *times, "--", *key_args(text)))
 
     async def _type(self, text: str) -> ToolResult:
         warnings = []
@@ -339,12 +349,16 @@ class ComputerTool(BaseAnthropicTool):
     async def _screenshot(self) -> ToolResult:
         return ToolResult(base64_image=await self.screen.screenshot())
 
-    async def _cursor_position(self) -> ToolResult:
+    async def pointer(self) -> tuple[int, int]:
+        """Where the pointer is, in API coordinates."""
         code, out, err = await self._run_xdotool("getmouselocation", "--shell")
         values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         if code != 0 or "X" not in values or "Y" not in values:
             raise ToolError(f"cannot read the pointer position: {err.strip() or out.strip()}")
-        x, y = self.scaling.to_api(int(values["X"]), int(values["Y"]))
+        return self.scaling.to_api(int(values["X"]), int(values["Y"]))
+
+    async def _cursor_position(self) -> ToolResult:
+        x, y = await self.pointer()
         return ToolResult(output=f"X={x},Y={y}")
 
     async def _zoom(self, region: Any) -> ToolResult:

@@ -8,6 +8,7 @@ from typing import Literal, get_args
 from .base import BaseAnthropicTool
 from .bash import BashTool20241022, BashTool20250124
 from .computer import ComputerTool20241022, ComputerTool20250124, ComputerTool20251124
+from .computer_toolset import ComputerToolset20260801
 from .edit import EditTool20241022, EditTool20250124, EditTool20250429, EditTool20250728
 
 ToolVersion = Literal[
@@ -15,6 +16,7 @@ ToolVersion = Literal[
     "computer_use_20250124",
     "computer_use_20250429",
     "computer_use_20251124",
+    "computer_toolset_20260801",
 ]
 BetaFlag = Literal[
     "computer-use-2024-10-22",
@@ -26,7 +28,8 @@ BetaFlag = Literal[
 @dataclass(frozen=True, kw_only=True)
 class ToolGroup:
     version: ToolVersion
-    tools: tuple[type[BaseAnthropicTool], ...]
+    #: Tool classes; a toolset (one tools[] entry for a family of member tools) among them.
+    tools: tuple[type[BaseAnthropicTool] | type[ComputerToolset20260801], ...]
     beta_flag: BetaFlag | None = None
 
 
@@ -50,6 +53,11 @@ TOOL_GROUPS: tuple[ToolGroup, ...] = (
         version="computer_use_20251124",
         tools=(ComputerTool20251124, EditTool20250728, BashTool20250124),
         beta_flag="computer-use-2025-11-24",
+    ),
+    ToolGroup(
+        # The computer toolset is generally available: no beta flag.
+        version="computer_toolset_20260801",
+        tools=(ComputerToolset20260801, EditTool20250728, BashTool20250124),
     ),
 )
 

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,8 +127,7 @@ class Trajectory:
         data = to_json(event)
         if isinstance(event, ApiExchange):
             data["request_body"] = _trim_request(data["request_body"])
-        data = self._externalize(data)
-        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        line = encode_line(self._externalize(data))
         with open(self.path / EVENTS_FILE, "a+b") as f:  # writes always go to the end
             if f.seek(0, os.SEEK_END) > 0:
                 f.seek(-1, os.SEEK_END)
@@ -141,6 +141,8 @@ class Trajectory:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             return None  # not base64: leave it inline rather than lose it
+        if not _canonical(data, raw):
+            return None  # it would not load back character for character: keep it inline
         name = f"{hashlib.sha256(raw).hexdigest()[:32]}.{_EXTENSIONS.get(media_type, 'png')}"
         target = self.path / IMAGES_DIR / name
         if not target.exists():
@@ -196,7 +198,9 @@ class Trajectory:
             text = (self.path / EVENTS_FILE).read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return records
-        for number, line in enumerate(text.splitlines(), 1):
+        # "\n" only: str.splitlines() also splits at U+2028, U+2029, U+0085, \x1c-\x1e...,
+        # which json.dumps(ensure_ascii=False) leaves raw inside strings.
+        for number, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:
@@ -241,6 +245,29 @@ class Trajectory:
             updated=updated,
             steps=steps,
         )
+
+
+def _canonical(data: str, raw: bytes) -> bool:
+    """Whether ``raw`` encodes back to ``data`` exactly (unused bits of the last group may be
+    set in valid base64): only the last 4-character group can differ, so only it is encoded."""
+    if not data:
+        return True
+    last = raw[3 * (len(data) // 4 - 1) :]
+    return base64.b64encode(last).decode("ascii") == data[-4:]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encode_line(data: Any) -> bytes:
+    """One JSON line as UTF-8: non-ASCII text stays readable, and the only newline is the
+    line's end (json escapes "\n" in strings). A lone surrogate (valid in JSON, e.g. from an
+    API response) cannot be UTF-8: it is written as its \\u escape, so it loads back as it was."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
 def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:

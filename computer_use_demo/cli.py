@@ -258,6 +258,8 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.task is not None and not args.task.strip():
+        args.task = None  # whitespace only: the API refuses it, so it is no task
     if not args.task and not args.resume:
         parser.error("give a task (or --continue PATH)")
     try:

@@ -13,7 +13,7 @@ from typing import Any
 
 from anthropic.types.beta import BetaContentBlock, BetaToolResultBlockParam
 
-from .tools.base import ToolResult
+from .tools.base import CLIResult, ToolFailure, ToolResult
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +42,57 @@ def image_media_type(data: str) -> str:
     return "image/png"
 
 
+def is_failure(result: ToolResult) -> bool:
+    """Whether a result is a failure the model must see as ``is_error``: a tool error
+    (ToolFailure: refused, bad input, timeout, crash, stopped), a command's non-zero exit
+    status; where the status is not known, an error with nothing else (the reference's
+    ``ToolResult(error=...)``). Not stderr beside output, nor warnings beside a screenshot."""
+    if isinstance(result, ToolFailure):
+        return True
+    code = getattr(result, "exit_code", None)
+    if code is not None:
+        return code != 0
+    return bool(result.error) and not (result.output or result.base64_image)
+
+
+def is_blank(text: Any) -> bool:
+    """Text the API refuses in a text block ("must contain non-whitespace text")."""
+    return not isinstance(text, str) or not text.strip()
+
+
+def result_text(result: ToolResult, *, failed: bool) -> str:
+    """Everything a result says, for the model: output and error both, labelled when both are
+    there (as the UI shows them), the exit status of a failed command, the system note first."""
+    out = None if is_blank(result.output) else result.output
+    err = None if is_blank(result.error) else result.error
+    cli = isinstance(result, CLIResult)
+    if out and err:
+        labels = ("stdout", "stderr") if cli else ("output", "error")
+        parts = [f"{labels[0]}:\n{out}", f"{labels[1]}:\n{err}"]
+    else:
+        parts = [t for t in (out, err) if t]
+    code = getattr(result, "exit_code", None)
+    if failed and code:
+        parts.append(f"exit status {code}")
+    if not is_blank(result.system):
+        parts.insert(0, f"<system>{result.system}</system>")
+    return "\n".join(parts)
+
+
 def tool_result_block(
     result: ToolResult, tool_use_id: str, *, toolset_name: str | None = None
 ) -> BetaToolResultBlockParam:
-    """A ToolResult as the API's tool_result block (the reference's _make_api_tool_result);
-    the result of a toolset member echoes its ``toolset_name``, as the API requires."""
-    content: list[Block] | str = []
-    if result.error:
-        content = _with_system(result, result.error)
-        is_error = True
+    """A ToolResult as the API's tool_result block (the reference's _make_api_tool_result,
+    without its losses: stdout is kept beside stderr, a screenshot beside warnings, a system
+    note on its own; never a whitespace-only text block, which the API refuses). The result
+    of a toolset member echoes its ``toolset_name``, as the API requires."""
+    failed = is_failure(result)
+    text = result_text(result, failed=failed)
+    content: list[Block] | str
+    if failed and not result.base64_image:
+        content = text or "failed (no output)"
     else:
-        is_error = False
-        if result.output:
-            content.append({"type": "text", "text": _with_system(result, result.output)})
+        content = [{"type": "text", "text": text}] if text else []
         if result.base64_image:
             content.append(
                 {
@@ -70,25 +108,22 @@ def tool_result_block(
         "type": "tool_result",
         "content": content,  # type: ignore[typeddict-item]
         "tool_use_id": tool_use_id,
-        "is_error": is_error,
+        "is_error": failed,
     }
     if toolset_name is not None:
         block["toolset_name"] = toolset_name
     return block
 
 
-def _with_system(result: ToolResult, text: str) -> str:
-    return f"<system>{result.system}</system>\n{text}" if result.system else text
-
-
 def response_to_params(content: Iterable[BetaContentBlock]) -> list[Block]:
     """The blocks of an API response as params to send back: thinking keeps its signature,
-    redacted_thinking its data; empty text blocks are dropped (the API refuses them)."""
+    redacted_thinking its data; empty and whitespace-only text blocks are dropped (the API
+    refuses them when they are sent back)."""
     params: list[Block] = []
     for block in content:
         match block.type:
             case "text":
-                if block.text:  # type: ignore[union-attr]
+                if not is_blank(block.text):  # type: ignore[union-attr]
                     param: Block = {"type": "text", "text": block.text}  # type: ignore[union-attr]
                     if getattr(block, "citations", None):
                         param["citations"] = [
@@ -144,7 +179,8 @@ def _blocks(content: Any) -> list[Block]:
 def heal(messages: Iterable[Mapping[str, Any]], *, reason: str = STOPPED_BY_USER) -> list[Message]:
     """A history the API accepts, whatever a stop, a crash or an edit left behind.
 
-    - messages with an unknown role, empty content or only empty text are dropped;
+    - messages with an unknown role, empty content or only blank text are dropped, and so is
+      every whitespace-only text block (the API refuses them), tool_results' included;
     - consecutive messages of one role are merged (roles must alternate);
     - a leading assistant message gets a user message before it;
     - every tool_use gets a tool_result in the next user message (an error ``reason`` for the
@@ -158,14 +194,17 @@ def heal(messages: Iterable[Mapping[str, Any]], *, reason: str = STOPPED_BY_USER
             log.warning("dropping a message with role %r", role)
             continue
         content = message.get("content")
-        blocks = _blocks(content)
-        blocks = [b for b in blocks if not (b.get("type") == "text" and not b.get("text"))]
+        given = _blocks(content)
+        blocks = [_without_blank(b) for b in given if not _blank_text(b)]
         if not blocks:
             continue
         if cleaned and cleaned[-1]["role"] == role:
             cleaned[-1] = {**cleaned[-1], "content": _blocks(cleaned[-1]["content"]) + blocks}
             continue
-        if isinstance(content, str) or len(blocks) != len(content or []):
+        changed = len(blocks) != len(given) or any(
+            a is not b for a, b in zip(blocks, given, strict=True)
+        )
+        if isinstance(content, str) or changed or len(given) != len(content or []):
             message = {**message, "content": blocks}
         cleaned.append(dict(message))
 
@@ -183,6 +222,22 @@ def heal(messages: Iterable[Mapping[str, Any]], *, reason: str = STOPPED_BY_USER
             if following is None:
                 healed.append(_answer({"role": "user", "content": []}, tool_uses(message), reason))
     return healed
+
+
+def _blank_text(block: Block) -> bool:
+    return block.get("type") == "text" and is_blank(block.get("text"))
+
+
+def _without_blank(block: Block) -> Block:
+    """A tool_result without whitespace-only text inside (sessions saved before they were
+    dropped hold "\n" outputs); ``block`` itself when it has none."""
+    inner = block.get("content")
+    if block.get("type") != "tool_result" or not isinstance(inner, list):
+        return block
+    kept = [b for b in inner if not (isinstance(b, dict) and _blank_text(b))]
+    if len(kept) == len(inner):
+        return block
+    return {**block, "content": kept}
 
 
 def _answer(message: Message, uses: list[Block], reason: str) -> Message:

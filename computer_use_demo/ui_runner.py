@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .events import Done, ErrorEvent, Event, UserMessage
-from .history import heal
+from .history import heal, is_blank
 from .loop import LoopConfig, agent_events, build_tools
 from .tools import ToolCollection
 from .trajectory import (
@@ -292,7 +292,10 @@ def send_message(
     tools: Any = None,
     stop_timeout: float = 30.0,
 ) -> SessionRun:
-    """Send ``text`` in a session; a run in progress is interrupted first."""
+    """Send ``text`` in a session; a run in progress is interrupted first. Raises ValueError
+    for a message with nothing but whitespace (the API refuses it)."""
+    if is_blank(text):  # before anything stops: an empty message changes nothing
+        raise ValueError("the message is empty")
     with _SEND_LOCK:  # two tabs sending at once: one after the other, never two runs
         return _send(trajectory, config, text, tools=tools, stop_timeout=stop_timeout)
 

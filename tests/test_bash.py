@@ -57,7 +57,7 @@ def test_to_params_matches_the_sdk_type(cls: type[BashTool], param: type, api_ty
 
 async def test_cwd_variables_and_functions_persist(bash: BashTool, tmp_path) -> None:
     first = await bash(command=f"cd {tmp_path} && X=42 && greet() {{ echo hello $1; }}")
-    assert first == CLIResult(output="", error="")
+    assert first == CLIResult(output="", error="", exit_code=0)
     result = await bash(command="pwd; echo $X; greet you")
     assert result.output == f"{tmp_path}\n42\nhello you"
     assert result.error == ""
@@ -100,8 +100,8 @@ async def test_output_without_a_trailing_newline(bash: BashTool) -> None:
 
 
 async def test_empty_command_returns_empty_result(bash: BashTool) -> None:
-    assert await bash(command="") == CLIResult(output="", error="")
-    assert await bash(command="   \n\n  ") == CLIResult(output="", error="")
+    assert await bash(command="") == CLIResult(output="", error="", exit_code=0)
+    assert await bash(command="   \n\n  ") == CLIResult(output="", error="", exit_code=0)
 
 
 async def test_nonzero_exit_keeps_output_and_the_shell(bash: BashTool) -> None:
@@ -155,12 +155,12 @@ async def test_sentinel_cannot_be_faked_by_tracing(bash: BashTool) -> None:
     assert "echo traced" in result.error
     assert "__bash_tool_" not in result.error + result.output
     await bash(command="set +xv")
-    assert await bash(command="echo clean") == CLIResult(output="clean", error="")
+    assert await bash(command="echo clean") == CLIResult(output="clean", error="", exit_code=0)
 
 
 async def test_functions_named_like_the_protocol_builtins_do_not_break_it(bash: BashTool) -> None:
     await bash(command="printf() { echo hijacked; }; .() { echo hijacked; }; source() { :; }")
-    assert await bash(command="echo ok") == CLIResult(output="ok", error="")
+    assert await bash(command="echo ok") == CLIResult(output="ok", error="", exit_code=0)
     assert (await bash(command="printf x")).output == "hijacked"
 
 

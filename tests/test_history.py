@@ -15,7 +15,7 @@ from anthropic.types.beta import BetaMessage
 
 from computer_use_demo import history as h
 from computer_use_demo.request import RequestBody
-from computer_use_demo.tools import ToolResult
+from computer_use_demo.tools import CLIResult, ToolFailure, ToolResult
 from tests.fake_api.server import DEFAULT_SECRET
 from tests.fake_api.validate import Invalid, count_cache_control, sign, validate_request
 from tests.support.images import png_b64
@@ -68,9 +68,51 @@ def test_tool_result_block_carries_output_image_and_system_note() -> None:
     }
 
 
-def test_tool_result_block_of_an_error_is_an_error_string() -> None:
-    block = h.tool_result_block(ToolResult(error="boom", base64_image=png_b64()), "id2")
+def test_tool_result_block_of_a_tool_error_is_an_error_string() -> None:
+    block = h.tool_result_block(ToolFailure(error="boom"), "id2")
     assert block["is_error"] is True and block["content"] == "boom"
+    # the reference's convention for a tool's own ToolResult(error=...) holds too
+    assert h.tool_result_block(ToolResult(error="boom"), "id2")["is_error"] is True
+
+
+def test_a_command_gets_stdout_and_stderr_both_error_only_on_a_failing_exit() -> None:
+    # `curl URL | head`: curl's progress meter on stderr, the page on stdout, exit 0
+    ok = h.tool_result_block(CLIResult(output="<html>", error="% Total", exit_code=0), "a")
+    assert ok["is_error"] is False
+    assert ok["content"] == [{"type": "text", "text": "stdout:\n<html>\nstderr:\n% Total"}]
+    # `ls file /missing`: the listing and the complaint, exit 2
+    bad = h.tool_result_block(
+        CLIResult(output="file\n", error="ls: cannot access '/missing'", exit_code=2), "b"
+    )
+    assert bad["is_error"] is True
+    assert bad["content"] == (
+        "stdout:\nfile\n\nstderr:\nls: cannot access '/missing'\nexit status 2"
+    )
+    assert h.tool_result_block(CLIResult(exit_code=1), "c")["content"] == "exit status 1"
+
+
+def test_a_screenshot_with_warnings_is_no_failure_and_keeps_both() -> None:
+    image = png_b64()
+    block = h.tool_result_block(ToolResult(error="xdotool: warning", base64_image=image), "w")
+    assert block["is_error"] is False
+    assert block["content"][0] == {"type": "text", "text": "xdotool: warning"}
+    assert block["content"][1]["source"]["data"] == image
+
+
+def test_a_system_note_alone_is_sent_not_an_empty_result() -> None:
+    block = h.tool_result_block(ToolResult(system="tool has been restarted."), "r")
+    assert block["content"] == [
+        {"type": "text", "text": "<system>tool has been restarted.</system>"}
+    ]
+    assert block["is_error"] is False
+
+
+def test_no_whitespace_only_text_leaves_a_tool_result() -> None:
+    for result in (CLIResult(output="\n", exit_code=0), ToolResult(output=" \t", error="\n")):
+        block = h.tool_result_block(result, "x")
+        assert block["content"] == [] and block["is_error"] is False
+    block = h.tool_result_block(CLIResult(output="\n", error="oops", exit_code=0), "y")
+    assert block["content"] == [{"type": "text", "text": "oops"}]
 
 
 def test_jpeg_screenshots_are_labelled_jpeg() -> None:

@@ -50,8 +50,12 @@ class ToolResult:
         return replace(self, **kwargs)
 
 
+@dataclass(kw_only=True, frozen=True)
 class CLIResult(ToolResult):
-    """A ToolResult that came from a command line."""
+    """A ToolResult that came from a command line; ``exit_code`` is the command's exit status
+    when known (non-zero makes the result a failure for the model: ``history.is_failure``)."""
+
+    exit_code: int | None = None
 
 
 class ToolFailure(ToolResult):

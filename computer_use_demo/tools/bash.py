@@ -324,7 +324,9 @@ class BashSession:
                 raise
             self.last_returncode = out.returncode
             self._leftover = (out.rest, err.rest)
-            return CLIResult(output=out.text(), error=self._clean(err.text()))
+            return CLIResult(
+                output=out.text(), error=self._clean(err.text()), exit_code=out.returncode
+            )
 
     async def _collect(self, out: _Capture, err: _Capture) -> None:
         """Read both pipes until each shows its sentinel; raise ToolError if the shell ends."""

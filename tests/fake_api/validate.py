@@ -195,6 +195,8 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         if not content:
             raise Invalid(f"{where}: text content blocks must be non-empty")
+        if not content.strip():
+            raise Invalid(f"{where}: text content blocks must contain non-whitespace text")
         return [{"type": "text", "text": content}]
     if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
         raise Invalid(f"{where}: Input should be a valid string or list of content blocks")
@@ -303,6 +305,8 @@ def _validate_tool_result_content(content: Any, at: str) -> None:
 def _validate_text(block: dict[str, Any], at: str) -> None:
     if not isinstance(block.get("text"), str) or not block["text"]:
         raise Invalid(f"{at}.text: text content blocks must be non-empty")
+    if not block["text"].strip():
+        raise Invalid(f"{at}.text: text content blocks must contain non-whitespace text")
 
 
 def _validate_image(block: dict[str, Any], at: str) -> None:

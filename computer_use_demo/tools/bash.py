@@ -446,8 +446,9 @@ class BashTool(BaseAnthropicTool):
         return self._session
 
     async def __call__(
-        self, *, command: str | None = None, restart: bool = False, **_: Any
+        self, command: str | None = None, restart: bool = False, **kwargs: Any
     ) -> ToolResult:
+        """Run ``command`` (positional or keyword, as in the reference), or restart the shell."""
         if not isinstance(restart, bool):
             raise ToolError(f"`restart` must be a boolean, got {type(restart).__name__}.")
         if restart:
@@ -473,9 +474,11 @@ class BashTool(BaseAnthropicTool):
         return {"type": self.api_type, "name": self.name}  # type: ignore[return-value]
 
 
-class BashTool20241022(BashTool):
-    spec = BASH_20241022
-
-
 class BashTool20250124(BashTool):
     spec = BASH_20250124
+
+
+class BashTool20241022(BashTool20250124):
+    """A subclass of BashTool20250124 as in the reference; its api_type stays bash_20241022."""
+
+    spec = BASH_20241022

@@ -6,19 +6,32 @@ chains commands, so ``key`` with text like ``a exec rm -rf ~`` would otherwise r
 
 After an action the screen is left to settle (see ``screen.Screen.settled``) and the settled
 screenshot is returned, scaled to the size advertised in ``to_params``.
+
+The reference's public API is here too (``BaseComputerTool`` and its version subclasses,
+``options``, ``xdotool``, ``shell``, ``screenshot``, ``scale_coordinates``,
+``validate_and_get_coordinates``, ``ScalingSource``, ``MAX_SCALING_TARGETS``...), over this one
+implementation. Every action goes through ``screenshot`` and ``shell`` when a subclass overrides
+them (forks drive a remote or containerised desktop that way): xdotool commands then reach the
+override as a command line, each argument quoted with ``shlex``. Without an override, xdotool
+gets argv lists and no command line is ever built.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import os
 import re
+import shlex
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, TypedDict, get_args
 
 from anthropic.types.beta import BetaToolUnionParam
+from PIL import Image
 
-from ..screen import Screen, ScreenError
+from ..screen import SCALING_TARGETS, Scaling, Screen, ScreenError, encode_png, fit_within
 from .base import BaseAnthropicTool, ToolError, ToolResult, ToolSpec
 from .run import run
 from .specs import COMPUTER_20241022, COMPUTER_20250124, COMPUTER_20251124
@@ -68,6 +81,61 @@ _OPTIONAL_FIELDS_2025: dict[str, frozenset[str]] = {
 }
 
 
+# ---- the reference's names -------------------------------------------------------------------
+
+Action_20241022 = Literal[
+    "key", "type", "mouse_move", "left_click", "left_click_drag", "right_click",
+    "middle_click", "double_click", "screenshot", "cursor_position",
+]  # fmt: skip
+Action_20250124 = (
+    Action_20241022
+    | Literal["left_mouse_down", "left_mouse_up", "scroll", "hold_key", "wait", "triple_click"]
+)
+Action_20251124 = Action_20250124 | Literal["zoom"]
+ScrollDirection = Literal["up", "down", "left", "right"]
+assert set(get_args(Action_20241022)) == COMPUTER_20241022.choices
+assert {a for part in get_args(Action_20250124) for a in get_args(part) or (part,)} == (
+    COMPUTER_20250124.choices
+)
+assert set(get_args(ScrollDirection)) == set(SCROLL_BUTTONS)
+
+#: Where the reference saved its screenshot files; ours stay in memory (forks may use it).
+OUTPUT_DIR = "/tmp/outputs"
+
+
+class ScalingSource(StrEnum):
+    """Which space a coordinate is in: the real screen's, or the scaled one the API sees."""
+
+    COMPUTER = "computer"
+    API = "api"
+
+
+class Resolution(TypedDict):
+    width: int
+    height: int
+
+
+class ComputerToolOptions(TypedDict, total=False):
+    display_height_px: int
+    display_width_px: int
+    display_number: int | None
+    enable_zoom: bool
+
+
+#: The sizes a bigger screen is scaled down to (screen.SCALING_TARGETS, by aspect ratio).
+MAX_SCALING_TARGETS: dict[str, Resolution] = {
+    name: Resolution(width=w, height=h) for name, (w, h) in SCALING_TARGETS.items()
+}
+#: xdotool ``click`` arguments of each click action (ours presses and releases the button
+#: itself, MULTI_CLICK_GAP apart; this is the same click as one xdotool command).
+CLICK_BUTTONS: dict[str, int | str] = {
+    action: int(button)
+    if count == 1
+    else f"--repeat {count} --delay {round(float(MULTI_CLICK_GAP) * 1000)} {button}"
+    for action, (button, count) in CLICKS.items()
+}
+
+
 def _accepted_fields(spec: ToolSpec) -> dict[str, frozenset[str]]:
     """The input fields each action of ``spec`` takes: required ones, plus optional ones."""
     optional = {} if spec is COMPUTER_20241022 else _OPTIONAL_FIELDS_2025
@@ -111,13 +179,18 @@ class ComputerTool(BaseAnthropicTool):
     """Drives the X display ``:$DISPLAY_NUM`` with xdotool; screenshots are scaled for the API.
 
     ``width``/``height``/``display_num`` default to $WIDTH/$HEIGHT/$DISPLAY_NUM; without a
-    display number the tool uses $DISPLAY.
+    display number the tool uses $DISPLAY. This is also the reference's ``BaseComputerTool``.
     """
 
     spec = COMPUTER_20250124
     #: Whether an action answers with the settled screen (every single-tool version) or only
     #: with xdotool's warnings (the toolset, whose model asks for a screenshot when it wants one).
     screenshot_after_action: ClassVar[bool] = True
+    #: The reference's switch: False sends screenshots and takes coordinates at full size.
+    _scaling_enabled = True
+    #: With ``screenshot`` overridden, the pause before the screenshot that ends an action
+    #: (our own screenshots wait until the screen stops changing instead).
+    _screenshot_delay = 2.0
 
     def __init__(
         self,
@@ -134,25 +207,87 @@ class ComputerTool(BaseAnthropicTool):
         self.display_num = display_num
         self.display = f":{display_num}" if display_num is not None else os.environ.get("DISPLAY")
         self.screen = screen or Screen(self.display or "", self.width, self.height)
+        if not self._scaling_enabled:
+            self.screen.scaling = Scaling(self.width, self.height, self.width, self.height)
         self.scaling = self.screen.scaling
         self._fields = _accepted_fields(self.spec)
+        #: The reference's command prefix for xdotool, as a command line.
+        self.xdotool = f"DISPLAY={shlex.quote(self.display)} xdotool" if self.display else "xdotool"
 
     @property
     def fields(self) -> Mapping[str, frozenset[str]]:
         """The input fields each action of this version takes."""
         return self._fields
 
+    @property
+    def options(self) -> ComputerToolOptions:
+        """The tool's fields in the API request: the size the model sees, the display."""
+        options = ComputerToolOptions(
+            display_width_px=self.scaling.api_width,
+            display_height_px=self.scaling.api_height,
+            display_number=self.display_num,
+        )
+        options.update({k: v for k, v in self.spec.options.items() if v is not None})  # type: ignore[typeddict-item]
+        return options
+
     def to_params(self) -> BetaToolUnionParam:
-        params: dict[str, Any] = {
-            "type": self.api_type,
-            "name": self.name,
-            "display_width_px": self.scaling.api_width,
-            "display_height_px": self.scaling.api_height,
-        }
-        if self.display_num is not None:
-            params["display_number"] = self.display_num
-        params.update({k: v for k, v in self.spec.options.items() if v is not None})
-        return params  # type: ignore[return-value]
+        # A null display_number is left out: the API's field is an integer.
+        options = {k: v for k, v in self.options.items() if v is not None}
+        return {"type": self.api_type, "name": self.name, **options}  # type: ignore[return-value]
+
+    # --- the reference's public methods -------------------------------------------------
+
+    def scale_coordinates(self, source: ScalingSource, x: int, y: int) -> tuple[int, int]:
+        """Map a point between the API's space and the screen's (API points are checked
+        against the size the API sees: ToolError when off the screen). The screen's own size
+        maps to the API's size, as the reference's ``options`` rely on."""
+        try:
+            if ScalingSource(source) is ScalingSource.API:
+                return self.scaling.to_screen(x, y)
+            ax, ay = self.scaling.to_api(x, y)
+        except ScreenError as exc:
+            raise ToolError(str(exc)) from exc
+        s = self.scaling
+        return (
+            s.api_width if x == s.screen_width else ax,
+            s.api_height if y == s.screen_height else ay,
+        )
+
+    def validate_and_get_coordinates(
+        self, coordinate: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
+        """The screen pixel of an API ``coordinate`` [x, y]; ToolError if it is not one."""
+        return self._screen_point(coordinate, "coordinate")
+
+    async def screenshot(self) -> ToolResult:
+        """The screen now, as the API sees it (scaled), as a base64 PNG."""
+        return ToolResult(base64_image=await self.screen.screenshot())
+
+    async def shell(self, command: str, take_screenshot: bool = True) -> ToolResult:
+        """Run a command line (with the screenshot that follows an action, if asked).
+
+        For forks, as in the reference. It is split with ``shlex`` and run without a shell
+        (leading ``NAME=value`` words set the environment, like ``self.xdotool``'s
+        ``DISPLAY=``): pipes, ``;`` and ``$`` are not interpreted. The tool's own actions
+        never come here unless a subclass overrides this method.
+        """
+        words = shlex.split(command)
+        env = {**os.environ, "DISPLAY": self.display or ""}
+        while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+            name, _, value = words.pop(0).partition("=")
+            env[name] = value
+        if not words:
+            raise ToolError(f"no command to run in {command!r}")
+        if take_screenshot and not self._overrides("screenshot"):
+            await self.screen.before_action()
+        _code, out, err = await run(words, timeout=XDOTOOL_TIMEOUT, env=env)
+        if not take_screenshot:
+            return ToolResult(output=out or None, error=err or None)
+        return await self._settled(err.strip(), out or None)
+
+    def _overrides(self, method: str) -> bool:
+        """Whether a subclass replaced one of the reference's public methods."""
+        return getattr(type(self), method) is not getattr(ComputerTool, method)
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -162,7 +297,7 @@ class ComputerTool(BaseAnthropicTool):
                 f"Unknown action {action!r} for {self.api_type}; valid actions: "
                 + ", ".join(sorted(self.spec.choices))
             )
-        if not self.display:
+        if not self.display and not self._overrides("shell"):
             raise ToolError("No X display to use: set DISPLAY_NUM (or DISPLAY)")
         given = {k: v for k, v in kwargs.items() if v is not None and k in KNOWN_FIELDS}
         accepted = self.fields[action]
@@ -178,7 +313,7 @@ class ComputerTool(BaseAnthropicTool):
             if name not in given:
                 raise ToolError(f"`{name}` is required for action `{action}`")
         try:
-            if action not in UNSETTLED_ACTIONS:
+            if action not in UNSETTLED_ACTIONS and not self._overrides("screenshot"):
                 await self.screen.before_action()
             return await getattr(self, f"_{action}")(**given)
         except ScreenError as exc:
@@ -187,7 +322,11 @@ class ComputerTool(BaseAnthropicTool):
     # --- helpers ------------------------------------------------------------------------
 
     async def _run_xdotool(self, *args: str) -> tuple[int, str, str]:
-        """Run xdotool on our display: (returncode, stdout, stderr)."""
+        """Run xdotool on our display: (returncode, stdout, stderr). Through an overriding
+        ``shell`` (which reports no exit status: its stderr counts as warnings), else argv."""
+        if self._overrides("shell"):
+            result = await self.shell(f"{self.xdotool} {shlex.join(args)}", take_screenshot=False)
+            return 0, result.output or "", result.error or ""
         env = {**os.environ, "DISPLAY": self.display or ""}
         return await run(["xdotool", *args], timeout=XDOTOOL_TIMEOUT, env=env)
 
@@ -198,19 +337,29 @@ class ComputerTool(BaseAnthropicTool):
             raise ToolError(f"xdotool {args[0]} failed: {err.strip() or f'exit status {code}'}")
         return err.strip()
 
-    def _point(self, coordinate: Any, name: str = "coordinate") -> list[str]:
+    def _screen_point(self, coordinate: Any, name: str) -> tuple[int, int]:
         if (
             not isinstance(coordinate, Sequence)
             or len(coordinate) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in coordinate)
         ):
             raise ToolError(f"`{name}` must be a list of two integers [x, y], got {coordinate!r}")
-        x, y = self.scaling.to_screen(*coordinate)
+        return self.scale_coordinates(ScalingSource.API, coordinate[0], coordinate[1])
+
+    def _point(self, coordinate: Any, name: str = "coordinate") -> list[str]:
+        x, y = self._screen_point(coordinate, name)
         return [str(x), str(y)]
 
     async def _settled(self, warnings: str = "", output: str | None = None) -> ToolResult:
+        """The result of an action: the screenshot once the screen settled (an overriding
+        ``screenshot`` is called after ``_screenshot_delay``, as in the reference)."""
         if not self.screenshot_after_action:
             return ToolResult(output=output, error=warnings or None)
+        if self._overrides("screenshot"):
+            await asyncio.sleep(self._screenshot_delay)
+            shot = await self.screenshot()
+            error = "\n".join(e for e in (shot.error, warnings) if e) or None
+            return shot.replace(output=output, error=error)
         image = await self.screen.screenshot(settle=True)
         return ToolResult(output=output, error=warnings or None, base64_image=image)
 
@@ -344,10 +493,10 @@ class ComputerTool(BaseAnthropicTool):
 
     async def _wait(self, duration: Any) -> ToolResult:
         await asyncio.sleep(self._duration(duration))
-        return await self._screenshot()
+        return await self.screenshot()
 
     async def _screenshot(self) -> ToolResult:
-        return ToolResult(base64_image=await self.screen.screenshot())
+        return await self.screenshot()
 
     async def pointer(self) -> tuple[int, int]:
         """Where the pointer is, in API coordinates."""
@@ -368,7 +517,32 @@ class ComputerTool(BaseAnthropicTool):
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in region)
         ):
             raise ToolError(f"`region` must be four integers [x0, y0, x1, y1], got {region!r}")
+        if self._overrides("screenshot"):
+            return await self._zoom_into_screenshot(list(region))
         return ToolResult(base64_image=await self.screen.zoom(list(region)))
+
+    async def _zoom_into_screenshot(self, region: list[int]) -> ToolResult:
+        """Zoom with an overriding ``screenshot``: the region cut from its (API-size) image."""
+        shot = await self.screenshot()
+        if not shot.base64_image:
+            raise ToolError(f"no screenshot to zoom into: {shot.error or 'none was returned'}")
+        api = Scaling(self.scaling.api_width, self.scaling.api_height, *self._api_size)
+        box = api.region_to_screen(region)
+
+        def work() -> str:
+            with Image.open(io.BytesIO(base64.b64decode(shot.base64_image or ""))) as image:
+                crop = fit_within(image.convert("RGB").crop(box), *self._api_size)
+            return base64.b64encode(encode_png(crop)).decode("ascii")
+
+        return ToolResult(base64_image=await asyncio.to_thread(work))
+
+    @property
+    def _api_size(self) -> tuple[int, int]:
+        return self.scaling.api_width, self.scaling.api_height
+
+
+#: The reference's name for the class every version derives from.
+BaseComputerTool = ComputerTool
 
 
 class ComputerTool20241022(ComputerTool):
@@ -379,5 +553,5 @@ class ComputerTool20250124(ComputerTool):
     spec = COMPUTER_20250124
 
 
-class ComputerTool20251124(ComputerTool):
+class ComputerTool20251124(ComputerTool20250124):
     spec = COMPUTER_20251124

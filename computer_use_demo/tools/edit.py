@@ -13,6 +13,13 @@ were trained on. What it does differently, on purpose:
 - ``undo_edit`` of a ``create`` removes the file (and the folders ``create`` made).
 - Directory listings are built in Python (no shell), sorted, and hidden items are excluded only
   below the path asked for.
+
+The reference's public methods are here with its signatures (``validate_path``, ``view``,
+``str_replace``, ``insert``, ``undo_edit`` where the version has it, ``read_file``,
+``write_file``) and every command goes through them: a subclass that overrides ``read_file``
+and ``write_file`` (remote or sandboxed storage) sees all file contents pass through it. The
+defaults are the byte-preserving, atomic ones above. Not routed: directory listings, and the
+removal of a file when undoing its ``create`` (the reference has no method for either).
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import stat
 import tempfile
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 from anthropic.types.beta import BetaToolUnionParam
 
@@ -43,22 +51,31 @@ ECHO_CHARS = 500
 #: Line numbers listed when ``old_str`` occurs more than once.
 MAX_LISTED_LINES = 50
 
+#: The commands of each version, as the reference names them (the specs hold the schemas).
+Command_20241022 = Literal["view", "create", "str_replace", "insert", "undo_edit"]
+Command_20250124 = Command_20241022
+Command_20250429 = Literal["view", "create", "str_replace", "insert"]
+Command_20250728 = Command_20250429
+assert set(get_args(Command_20241022)) == EDIT_20241022.choices == EDIT_20250124.choices
+assert set(get_args(Command_20250429)) == EDIT_20250429.choices == EDIT_20250728.choices
+
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """A file's state before an edit: its bytes, or None if the edit created it."""
+    """A file's state before an edit: its text as read_file gave it, or None if the edit
+    created it."""
 
-    data: bytes | None
+    data: str | None
     created_dirs: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
-        return len(self.data or b"")
+        return len(self.data or "")
 
 
 class _History:
-    """Undo snapshots per file, bounded in depth per file and in bytes overall (a long
-    session editing many large files must not grow without limit); the oldest go first."""
+    """Undo snapshots per file, bounded in depth per file and in size overall (characters; a
+    long session editing many large files must not grow without limit); the oldest go first."""
 
     def __init__(self) -> None:
         self._files: dict[str, deque[_Snapshot]] = {}
@@ -92,14 +109,21 @@ class _History:
 
 @dataclass(frozen=True)
 class _Text:
-    """A decoded file. ``text`` has LF line endings when the file uses CRLF throughout."""
+    """A file's text. ``text`` has LF line endings when the file uses CRLF throughout."""
 
     text: str
     crlf: bool
-    raw: bytes
+    raw: str
 
-    def encode(self, text: str) -> bytes:
-        return (text.replace("\n", "\r\n") if self.crlf else text).encode()
+    @classmethod
+    def of(cls, raw: str) -> _Text:
+        if "\r\n" in raw and raw.count("\r\n") == raw.count("\n"):
+            return cls(raw.replace("\r\n", "\n"), True, raw)
+        return cls(raw, False, raw)
+
+    def restore(self, text: str) -> str:
+        """``text`` with the file's own line endings, as it is to be written."""
+        return text.replace("\n", "\r\n") if self.crlf else text
 
     def normalize(self, s: str) -> str:
         """Model input in the same line-ending convention as ``text``."""
@@ -159,17 +183,19 @@ class EditTool(BaseAnthropicTool):
         ):
             if value is not None and not isinstance(value, str):
                 raise ToolError(f"Parameter `{name}` must be a string, got {type(value).__name__}")
+        _path = Path(path)
+        self.validate_path(command, _path)
         match command:
             case "view":
-                return self._view(path, view_range)
+                return await self.view(_path, view_range)
             case "create":
                 if file_text is None:
                     raise ToolError("Parameter `file_text` is required for command: create")
-                return self._create(path, file_text)
+                return self._create(_path, file_text)
             case "str_replace":
                 if old_str is None:
                     raise ToolError("Parameter `old_str` is required for command: str_replace")
-                return self._str_replace(path, old_str, new_str or "")
+                return self.str_replace(_path, old_str, new_str)
             case "insert":
                 if insert_line is None:
                     raise ToolError("Parameter `insert_line` is required for command: insert")
@@ -178,15 +204,58 @@ class EditTool(BaseAnthropicTool):
                 text = insert_text if insert_text is not None else new_str
                 if text is None:
                     raise ToolError("Parameter `insert_text` is required for command: insert")
-                return self._insert(path, insert_line, text)
-            case _:  # undo_edit
-                return self._undo(path)
+                return self.insert(_path, insert_line, text)
+            case _:  # undo_edit (only in the versions that list it)
+                return self._undo(_path)
+
+    # --- the reference's public methods -----------------------------------------------------
+
+    def validate_path(self, command: str, path: Path | str) -> None:
+        """Refuse a path the command cannot use: relative, missing (but for ``create``),
+        existing for ``create``, a directory for anything but ``view``. ``undo_edit`` needs
+        no file: it can bring back a file deleted since the edit."""
+        path = _check_path(os.fspath(path))
+        if command == "create":
+            if _exists(path):
+                raise _already_exists(path)
+        elif command != "undo_edit" and stat.S_ISDIR(_stat(path).st_mode) and command != "view":
+            raise _is_directory(path)
+
+    async def view(self, path: Path | str, view_range: list[int] | None = None) -> CLIResult:
+        """The file numbered like ``cat -n`` (all or ``view_range``), or a directory listing."""
+        return self._view(os.fspath(path), view_range)
+
+    def str_replace(self, path: Path | str, old_str: str, new_str: str | None) -> CLIResult:
+        """Replace the one occurrence of ``old_str`` (``new_str`` None deletes it)."""
+        return self._str_replace(os.fspath(path), old_str, new_str or "")
+
+    def insert(self, path: Path | str, insert_line: int, new_str: str) -> CLIResult:
+        """Insert ``new_str`` as whole lines after line ``insert_line`` (0: at the top)."""
+        return self._insert(os.fspath(path), insert_line, new_str)
+
+    def read_file(self, path: Path | str) -> str:
+        """The text of a regular UTF-8 file, exactly (line endings included); ToolError if it
+        cannot be read or is not text. Override it, with ``write_file``, for other storage."""
+        path = os.fspath(path)
+        return _decode(path, _read_bytes(path, _stat_file(path)))
+
+    def write_file(self, path: Path | str, file: str) -> None:
+        """Write ``file`` as the whole content: an existing file is replaced atomically
+        (keeping its mode), a new one is created with the folders it needs."""
+        path = os.fspath(path)
+        if not _exists(path):
+            _create_new(path, file.encode())
+            return
+        _stat_file(path)
+        _replace(path, file.encode())
 
     # --- commands ---------------------------------------------------------------------------
 
-    def _view(self, path: str, view_range: Any) -> ToolResult:
-        st = _stat(path)
-        if stat.S_ISDIR(st.st_mode):
+    def _text(self, path: str) -> _Text:
+        return _Text.of(self.read_file(Path(path)))
+
+    def _view(self, path: str, view_range: Any) -> CLIResult:
+        if os.path.isdir(path):
             if view_range:
                 raise ToolError(
                     "The `view_range` parameter is not allowed when `path` points to a directory."
@@ -196,7 +265,7 @@ class EditTool(BaseAnthropicTool):
                 output=f"Here's the files and directories up to 2 levels deep in {path}, "
                 f"excluding hidden items:\n{listing}"
             )
-        doc = _read(path, st)
+        doc = self._text(path)
         lines = _lines(doc.text)
         total, first = len(lines), 1
         if view_range is not None:
@@ -205,24 +274,15 @@ class EditTool(BaseAnthropicTool):
         body = self._clip(_number(lines, first, self._limit), "file", total_lines=total)
         return CLIResult(output=f"Here's the result of running `cat -n` on {path}:\n{body}")
 
-    def _create(self, path: str, file_text: str) -> ToolResult:
-        if _exists(path):
-            raise _already_exists(path)
-        created = _make_parents(path)
-        try:
-            with open(path, "xb") as f:
-                f.write(file_text.encode())
-        except FileExistsError:  # created by someone else since the check
-            raise _already_exists(path) from None
-        except OSError as e:
-            _remove_dirs(created)
-            raise _os_error(e, path, "create") from None
-        self._remember(path, _Snapshot(None, created))
+    def _create(self, path: Path, file_text: str) -> ToolResult:
+        missing = _missing_parents(os.fspath(path))
+        self.write_file(path, file_text)
+        created = tuple(d for d in missing if os.path.isdir(d))  # the folders write_file made
+        self._remember(os.fspath(path), _Snapshot(None, created))
         return CLIResult(output=f"File created successfully at: {path}")
 
-    def _str_replace(self, path: str, old_str: str, new_str: str) -> ToolResult:
-        st = _stat_file(path)
-        doc = _read(path, st)
+    def _str_replace(self, path: str, old_str: str, new_str: str) -> CLIResult:
+        doc = self._text(path)
         old, new = doc.normalize(old_str), doc.normalize(new_str)
         if not old:
             raise ToolError(
@@ -248,13 +308,12 @@ class EditTool(BaseAnthropicTool):
             )
         pos = found[0]
         text = doc.text[:pos] + new + doc.text[pos + len(old) :]
-        self._write(path, doc.encode(text), doc.raw)
+        self._write(path, doc.restore(text), doc.raw)
         start = doc.text.count("\n", 0, pos)  # 0-based line of the edit
         return self._edited(path, text, start, start + new.count("\n"), f"a snippet of {path}")
 
-    def _insert(self, path: str, insert_line: int, insert_text: str) -> ToolResult:
-        st = _stat_file(path)
-        doc = _read(path, st)
+    def _insert(self, path: str, insert_line: int, insert_text: str) -> CLIResult:
+        doc = self._text(path)
         lines = _lines(doc.text)
         if not 0 <= insert_line <= len(lines):
             raise ToolError(
@@ -270,7 +329,7 @@ class EditTool(BaseAnthropicTool):
             text = doc.text + "\n" + block[:-1]
         else:
             text = doc.text[:offset] + block + doc.text[offset:]
-        self._write(path, doc.encode(text), doc.raw)
+        self._write(path, doc.restore(text), doc.raw)
         last = insert_line + block.count("\n") - 1
         return self._edited(
             path,
@@ -282,7 +341,8 @@ class EditTool(BaseAnthropicTool):
             "no duplicate lines, etc). Edit the file again if necessary.",
         )
 
-    def _undo(self, path: str) -> ToolResult:
+    def _undo(self, path: Path | str) -> CLIResult:
+        path = os.fspath(path)
         key = os.path.abspath(path)
         snapshot = self._history.last(key)
         if snapshot is None:
@@ -302,13 +362,9 @@ class EditTool(BaseAnthropicTool):
                 output=f"Last edit to {path} undone successfully: the file, which was made by "
                 "`create`, has been removed."
             )
-        if _exists(path):
-            _stat_file(path)
-            _replace(path, snapshot.data)
-        else:
-            _write_new(path, snapshot.data)
+        self.write_file(Path(path), snapshot.data)
         self._history.drop_last(key)
-        doc = _decode(path, snapshot.data)
+        doc = _Text.of(snapshot.data)
         body = self._clip(_number(_lines(doc.text), 1, self._limit), "file")
         return CLIResult(
             output=f"Last edit to {path} undone successfully. "
@@ -326,7 +382,7 @@ class EditTool(BaseAnthropicTool):
         descriptor: str,
         review: str = "Review the changes and make sure they are as expected. "
         "Edit the file again if necessary.",
-    ) -> ToolResult:
+    ) -> CLIResult:
         """The success message: the edited lines ``first..last`` (0-based) with context."""
         lines = _lines(text)
         start = max(0, first - SNIPPET_LINES)
@@ -362,17 +418,27 @@ class EditTool(BaseAnthropicTool):
         if "undo_edit" in self.spec.choices:
             self._history.push(os.path.abspath(path), snapshot)
 
-    def _write(self, path: str, data: bytes, before: bytes) -> None:
-        _replace(path, data)
+    def _write(self, path: str, text: str, before: str) -> None:
+        self.write_file(Path(path), text)
         self._remember(path, _Snapshot(before))
 
 
-class EditTool20241022(EditTool):
-    spec = EDIT_20241022
+class _UndoEdit(EditTool):
+    """The versions with ``undo_edit`` have it as a public method too."""
+
+    def undo_edit(self, path: Path | str) -> CLIResult:
+        """Undo the last edit of ``path``; undoing a ``create`` removes the file."""
+        return self._undo(path)
 
 
-class EditTool20250124(EditTool):
+class EditTool20250124(_UndoEdit):
     spec = EDIT_20250124
+
+
+class EditTool20241022(EditTool20250124):
+    """A subclass of EditTool20250124, like BashTool20241022; its api_type is its own."""
+
+    spec = EDIT_20241022
 
 
 class EditTool20250429(EditTool):
@@ -511,7 +577,7 @@ def _read_bytes(path: str, st: os.stat_result) -> bytes:
     return data
 
 
-def _decode(path: str, data: bytes) -> _Text:
+def _decode(path: str, data: bytes) -> str:
     hint = "The editor only handles text; inspect it with bash tools such as `file` or `xxd`."
     if b"\x00" in data:
         raise ToolError(
@@ -525,12 +591,7 @@ def _decode(path: str, data: bytes) -> _Text:
             f"The file {path} is not a UTF-8 text file: the bytes at offset {e.start} are not "
             f"valid UTF-8. {hint}"
         ) from None
-    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
-    return _Text(text.replace("\r\n", "\n"), True, data) if crlf else _Text(text, False, data)
-
-
-def _read(path: str, st: os.stat_result) -> _Text:
-    return _decode(path, _read_bytes(path, st))
+    return text
 
 
 def _lines(text: str) -> list[str]:
@@ -638,14 +699,19 @@ def _list_dir(path: str) -> str:
     return text
 
 
-def _make_parents(path: str) -> tuple[str, ...]:
-    """Create the missing folders above ``path``; return them, outermost first."""
+def _missing_parents(path: str) -> tuple[str, ...]:
+    """The folders above ``path`` that do not exist, outermost first."""
     missing: list[str] = []
     parent = os.path.dirname(path)
     while parent and not os.path.lexists(parent):
         missing.append(parent)
         parent = os.path.dirname(parent)
-    missing.reverse()
+    return tuple(reversed(missing))
+
+
+def _make_parents(path: str) -> tuple[str, ...]:
+    """Create the missing folders above ``path``; return them, outermost first."""
+    missing = _missing_parents(path)
     for i, d in enumerate(missing):
         try:
             os.mkdir(d)
@@ -666,13 +732,17 @@ def _remove_dirs(dirs: tuple[str, ...]) -> None:
             return
 
 
-def _write_new(path: str, data: bytes) -> None:
+def _create_new(path: str, data: bytes) -> None:
+    """Create ``path`` (and the folders it needs) with ``data``; never over an existing file."""
+    created = _make_parents(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
+        with open(path, "xb") as f:
             f.write(data)
+    except FileExistsError:  # created by someone else since the check
+        raise _already_exists(path) from None
     except OSError as e:
-        raise _os_error(e, path, "write") from None
+        _remove_dirs(created)
+        raise _os_error(e, path, "create") from None
 
 
 def _replace(path: str, data: bytes) -> None:

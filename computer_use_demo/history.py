@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from anthropic.lib.tools._toolsets._runnable import HALT_TEXT, NOT_EXECUTED
 from anthropic.types.beta import BetaContentBlock, BetaToolResultBlockParam
 
 from .tools.base import CLIResult, ToolFailure, ToolResult
@@ -184,7 +185,8 @@ def heal(messages: Iterable[Mapping[str, Any]], *, reason: str = STOPPED_BY_USER
     - consecutive messages of one role are merged (roles must alternate);
     - a leading assistant message gets a user message before it;
     - every tool_use gets a tool_result in the next user message (an error ``reason`` for the
-      missing ones), and tool_results come first in that message;
+      missing ones; the SDK's halt text for a toolset's calls after one of them failed), and
+      tool_results come first in that message;
     - a tool_result answering no tool_use of the previous message becomes a text block.
     """
     cleaned: list[Message] = []
@@ -260,11 +262,23 @@ def _answer(message: Message, uses: list[Block], reason: str) -> Message:
     if not missing and results == [b for b in blocks if b.get("type") == "tool_result"]:
         if blocks == list(message["content"]) and blocks[: len(results)] == results:
             return message
-    toolsets = {b["id"]: b.get("toolset_name") for b in uses}
-    for i in missing:
-        result = {"type": "tool_result", "tool_use_id": i, "content": reason, "is_error": True}
-        if toolsets.get(i) is not None:
-            result["toolset_name"] = toolsets[i]
+    # A toolset's batch halts at its first failure: once one of its calls failed (or is
+    # answered with ``reason`` here), the rest get the SDK's halt text.
+    failed = {r.get("toolset_name") for r in results if r.get("is_error")} - {None}
+    for use in uses:
+        toolset = use.get("toolset_name")
+        if use["id"] not in missing:
+            continue
+        text = HALT_TEXT.get(toolset, NOT_EXECUTED) if toolset in failed else reason
+        result = {
+            "type": "tool_result",
+            "tool_use_id": use["id"],
+            "content": text,
+            "is_error": True,
+        }
+        if toolset is not None:
+            result["toolset_name"] = toolset
+            failed.add(toolset)
         results.append(result)
     return {**message, "content": results + others}
 

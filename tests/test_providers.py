@@ -37,7 +37,13 @@ from tests.support.providers import BEDROCK, VERTEX, ProviderRun, offline_provid
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 COMPUTER_BETA = "computer-use-2025-01-24"
-BASH = {"type": "bash_20250124", "name": "bash"}
+#: A tool that needs COMPUTER_BETA (bash and the text editor are generally available).
+COMPUTER = {
+    "type": "computer_20250124",
+    "name": "computer",
+    "display_width_px": 1024,
+    "display_height_px": 768,
+}
 
 
 @pytest.fixture(name="api")
@@ -230,7 +236,7 @@ def minimal_body(**extra: Any) -> dict[str, Any]:
     return {
         "anthropic_version": "bedrock-2023-05-31",
         "max_tokens": 64,
-        "tools": [BASH],
+        "tools": [COMPUTER],
         "messages": [{"role": "user", "content": "hi"}],
         **extra,
     }

@@ -120,11 +120,22 @@ def validate_bedrock_request(
     betas = body.get("anthropic_beta", [])
     if not isinstance(betas, list) or not all(isinstance(b, str) for b in betas):
         raise Invalid("Malformed input request: #/anthropic_beta: expected an array of strings")
-    validate_payload(body, set(betas), secret=secret, beta_source="the body's anthropic_beta entry")
+    validate_payload(
+        body,
+        set(betas),
+        secret=secret,
+        beta_source="the body's anthropic_beta entry",
+        model=getattr(route(path), "model", None),
+    )
 
 
 def validate_vertex_request(
-    headers: Mapping[str, str], body: Any, *, secret: bytes, token: str | None
+    headers: Mapping[str, str],
+    body: Any,
+    *,
+    secret: bytes,
+    token: str | None,
+    model: str | None = None,
 ) -> None:
     """Raise Invalid if Vertex AI's rawPredict would refuse this request."""
     auth = headers.get("authorization", "")
@@ -146,7 +157,7 @@ def validate_vertex_request(
     extra = body.get("anthropic_beta", [])
     if not isinstance(extra, list) or not all(isinstance(b, str) for b in extra):
         raise Invalid("anthropic_beta: Input should be a valid list of strings")
-    validate_payload(body, betas_of(headers) | set(extra), secret=secret)
+    validate_payload(body, betas_of(headers) | set(extra), secret=secret, model=model)
 
 
 def _check_version(body: dict[str, Any], pattern: re.Pattern[str], documented: str) -> None:

@@ -261,7 +261,9 @@ class FakeAnthropicAPI:
                     method, path, headers, raw, body, secret=self.secret, aws=self.aws
                 )
             elif where.provider == VERTEX:
-                validate_vertex_request(headers, body, secret=self.secret, token=self.vertex_token)
+                validate_vertex_request(
+                    headers, body, secret=self.secret, token=self.vertex_token, model=where.model
+                )
             else:
                 validate_request(headers, body, secret=self.secret)
         except Invalid as e:

@@ -25,6 +25,11 @@ TOOL_TYPE_BETAS: dict[str, frozenset[str]] = {
     "bash_20250124": frozenset({"computer-use-2025-01-24", "computer-use-2025-11-24"}),
     "computer_20251124": frozenset({"computer-use-2025-11-24"}),
 }
+#: Tool types the API serves without a beta flag (the bash and text editor tools are
+#: generally available; a beta flag that also lists them does no harm).
+GENERALLY_AVAILABLE = frozenset(
+    {"bash_20250124", "text_editor_20250124", "text_editor_20250429", "text_editor_20250728"}
+)
 #: The name each Anthropic-defined tool type must be called by.
 TOOL_TYPE_NAMES: dict[str, str] = {
     "computer_20241022": "computer",
@@ -100,18 +105,28 @@ def validate_payload(
     *,
     secret: bytes,
     beta_source: str = "the anthropic-beta header",
+    model: str | None = None,
 ) -> None:
     """The checks every provider makes on the Messages request itself (all but the model,
-    which Bedrock and Vertex take from the URL), with ``betas`` however the provider got them."""
+    which Bedrock and Vertex take from the URL: ``model``), with ``betas`` however the
+    provider got them."""
+    from . import toolset
+
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise Invalid("max_tokens: Field required (a positive integer)")
     _validate_system(body.get("system"))
     _validate_tools(body.get("tools"), betas, beta_source)
+    toolset.validate_model(model or body.get("model"), body.get("tools"))
     thinking = body.get("thinking")
     if thinking is not None:
         _validate_thinking_config(thinking, max_tokens)
-    _validate_messages(body.get("messages"), secret=secret, thinking=bool(thinking))
+    _validate_messages(
+        body.get("messages"),
+        secret=secret,
+        thinking=bool(thinking),
+        tools=toolset.declared(body.get("tools")),
+    )
     found = count_cache_control(body)
     if found > MAX_CACHE_CONTROL:
         raise Invalid(
@@ -133,6 +148,8 @@ def _validate_system(system: Any) -> None:
 
 
 def _validate_tools(tools: Any, betas: set[str], beta_source: str) -> None:
+    from . import toolset
+
     if tools is None:
         return
     if not isinstance(tools, list):
@@ -142,6 +159,9 @@ def _validate_tools(tools: Any, betas: set[str], beta_source: str) -> None:
         if not isinstance(tool, dict):
             raise Invalid(f"tools.{i}: Input should be a valid dictionary")
         kind = tool.get("type", "custom")
+        if kind in toolset.TOOLSET_TYPES:  # one nameless entry, generally available
+            toolset.validate_entry(i, tool)
+            continue
         name = tool.get("name")
         if not isinstance(name, str) or not _TOOL_NAME.match(name):
             raise Invalid(f"tools.{i}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,128}}$'")
@@ -152,12 +172,14 @@ def _validate_tools(tools: Any, betas: set[str], beta_source: str) -> None:
                 raise Invalid(f"tools.{i}.custom.input_schema: Input should be an object schema")
             continue
         if kind not in TOOL_TYPE_BETAS:
-            expected = ", ".join(f"'{t}'" for t in ["custom", *TOOL_TYPE_BETAS])
+            expected = ", ".join(
+                f"'{t}'" for t in ["custom", *TOOL_TYPE_BETAS, *toolset.TOOLSET_TYPES]
+            )
             raise Invalid(
                 f"tools.{i}: Input tag '{kind}' found using 'type' does not match any of the "
                 f"expected tags: {expected}"
             )
-        if not (TOOL_TYPE_BETAS[kind] & betas):
+        if kind not in GENERALLY_AVAILABLE and not (TOOL_TYPE_BETAS[kind] & betas):
             need = " or ".join(sorted(TOOL_TYPE_BETAS[kind]))
             have = ", ".join(sorted(betas)) or "none"
             raise Invalid(
@@ -203,11 +225,14 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
     return content
 
 
-def _validate_messages(messages: Any, *, secret: bytes, thinking: bool) -> None:
+def _validate_messages(messages: Any, *, secret: bytes, thinking: bool, tools: Any) -> None:
+    from . import toolset
+
     if not isinstance(messages, list) or not messages:
         raise Invalid("messages: at least one message is required")
     previous_role = None
     previous_tool_uses: list[str] = []
+    previous_blocks: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         where = f"messages.{i}"
         if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
@@ -228,11 +253,15 @@ def _validate_messages(messages: Any, *, secret: bytes, thinking: bool) -> None:
             )
         if role == "user":
             _validate_user(blocks, where, previous_tool_uses)
+            uses = [b for b in previous_blocks if b.get("type") == "tool_use"]
+            toolset.validate_turn_results(uses, blocks, where)
             previous_tool_uses = []
         else:
             if previous_tool_uses:
                 raise AssertionError("unreachable: alternation checked above")
             previous_tool_uses = _validate_assistant(blocks, where, secret)
+            toolset.validate_member_uses(blocks, where, tools)
+            previous_blocks = blocks
             if previous_tool_uses and last:
                 ids = ", ".join(previous_tool_uses)
                 raise Invalid(

@@ -19,12 +19,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .events import (
+    TRANSIENT,
     ApiExchange,
     AssistantBlock,
+    BudgetExceeded,
     Done,
     ErrorEvent,
     Event,
     StepStarted,
+    TextDelta,
+    ThinkingDelta,
     ToolResultEvent,
     ToolStarted,
     Usage,
@@ -33,10 +37,11 @@ from .events import (
 )
 from .loop import APIProvider, LoopConfig, agent_events
 from .models import DEFAULT_MODELS
+from .streaming import LiveText
 from .tools import TOOL_VERSIONS
 from .trajectory import Trajectory
 
-EXIT_CODES = {"end_turn": 0, "error": 1, "max_steps": 3, "stopped": 130}
+EXIT_CODES = {"end_turn": 0, "error": 1, "max_steps": 3, "budget": 4, "stopped": 130}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m computer_use_demo",
         description="Let Claude do a task on this desktop, in the terminal.",
         epilog="Ctrl+C stops the agent cleanly (twice: at once). Exit status: 0 done, "
-        "1 error, 2 usage, 3 step limit reached, 130 stopped.",
+        "1 error, 2 usage, 3 step limit reached, 4 budget reached, 130 stopped.",
     )
     p.add_argument("task", nargs="?", help="what Claude should do (optional with --continue)")
     p.add_argument(
@@ -57,6 +62,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tool-version", choices=TOOL_VERSIONS, help="default: the model's")
     p.add_argument("--max-steps", type=int, default=200, help="API calls per run (default 200)")
     p.add_argument("--max-tokens", type=int, help="output tokens per step (default: the model's)")
+    p.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="stop before a call that could make this run cost more (dollars)",
+    )
+    p.add_argument(
+        "--max-session-cost",
+        type=float,
+        metavar="USD",
+        help="the same for the whole session, earlier runs of a --continue'd one included",
+    )
+    p.add_argument("--no-stream", action="store_true", help="print answers only when complete")
     p.add_argument("--thinking-budget", type=int, help="enable extended thinking with this budget")
     p.add_argument(
         "--keep-images",
@@ -96,6 +114,9 @@ def _config(args: argparse.Namespace) -> LoopConfig:
         thinking_budget=args.thinking_budget,
         only_n_most_recent_images=keep,
         max_steps=args.max_steps,
+        max_run_cost_usd=args.max_cost,
+        max_session_cost_usd=args.max_session_cost,
+        stream=not args.no_stream,
     )
 
 
@@ -125,21 +146,52 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
+def _content(block: dict[str, Any]) -> tuple[Any, Any]:
+    return block.get("type"), block.get("text", block.get("thinking"))
+
+
 class Printer:
     """Turns events into readable lines."""
 
     def __init__(self, out: TextIO, *, as_json: bool = False) -> None:
         self.out = out
         self.as_json = as_json
+        self.live = LiveText()  # what streamed in this step (printed as it came)
+        self.line_open = False  # a streamed line is waiting for its end
 
     def __call__(self, event: Event) -> None:
         if self.as_json:
             data = to_json(event)
             print(json.dumps(data, default=str), file=self.out, flush=True)
             return
+        if isinstance(event, (TextDelta, ThinkingDelta)):
+            self.stream(event)
+            return
+        if self.line_open:
+            print(file=self.out, flush=True)
+            self.line_open = False
+        if isinstance(event, AssistantBlock) and _content(event.block) in map(
+            _content, self.live.blocks()
+        ):
+            return  # printed while it streamed
+        if isinstance(event, StepStarted):
+            self.live.clear()
         text = self.render(event)
         if text is not None:
             print(text, file=self.out, flush=True)
+
+    def stream(self, event: TextDelta | ThinkingDelta) -> None:
+        """Print a piece of the answer as it arrives, each block on its own line."""
+        known = len(self.live.blocks())
+        self.live.add(event)
+        piece = event.text if isinstance(event, TextDelta) else event.thinking
+        if len(self.live.blocks()) != known:  # a new block begins
+            if self.line_open:
+                print(file=self.out)
+            piece = ("Claude: " if isinstance(event, TextDelta) else "    (thinking) ") + piece
+        self.out.write(piece)
+        self.out.flush()
+        self.line_open = True
 
     def render(self, event: Event) -> str | None:
         match event:
@@ -183,6 +235,8 @@ class Printer:
                 return f"  tokens: in {u.input_tokens}{cache}, out {u.output_tokens}{cost}"
             case ApiExchange(status=status, error=error) if (status or 0) >= 400 or error:
                 return f"  (API: {status or error}; retrying if it can)"
+            case BudgetExceeded() as over:
+                return over.message
             case ErrorEvent(message=message, status=status):
                 return f"Error{f' {status}' if status else ''}: {message}"
             case Done(reason=reason, steps=steps):
@@ -197,16 +251,18 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
     printer = Printer(out, as_json=args.json)
     trajectory: Trajectory | None = None
     messages: list[Any] = []
+    spent = 0.0  # by the earlier runs of a continued session (for --max-session-cost)
     if args.resume:
         trajectory = Trajectory.open(args.resume)
         messages = list(trajectory.messages())
+        spent = sum(e.cost_usd or 0.0 for e in trajectory.events() if isinstance(e, Usage))
     elif not args.no_save:
         title = (args.task or "")[:80]
         trajectory = Trajectory.create(args.trajectory_dir, title=title)
 
     def record(event: Event) -> None:
         printer(event)
-        if trajectory is not None:
+        if trajectory is not None and not isinstance(event, TRANSIENT):
             try:
                 trajectory.append(event)
             except OSError as e:  # a full disk must not stop the run
@@ -238,7 +294,7 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     reason = "error"
-    events = agent_events(config, messages, stop=stop)
+    events = agent_events(config, messages, stop=stop, session_spent_usd=spent)
     try:
         async for event in events:
             record(event)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from .tools.base import ToolResult
 
-DoneReason = Literal["end_turn", "max_steps", "stopped", "error"]
+DoneReason = Literal["end_turn", "max_steps", "stopped", "error", "budget"]
 
 REDACTED = "[REDACTED]"
 #: A header is secret when one of the words of its name is one of these (x-api-key,
@@ -151,6 +151,60 @@ class Usage:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TextDelta:
+    """A piece of Claude's text as it streams in (block ``index`` of the step's answer).
+
+    Transient: shown live, never saved; the finished block follows as an AssistantBlock.
+    """
+
+    kind: ClassVar[str] = "text_delta"
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThinkingDelta:
+    """A piece of Claude's thinking as it streams in (transient, like TextDelta)."""
+
+    kind: ClassVar[str] = "thinking_delta"
+    index: int
+    thinking: str
+
+
+def usd(amount: float) -> str:
+    """Dollars as people write them: $0.50, $2.00, and $0.025 where cents are not enough."""
+    return f"${amount:,.2f}" if round(amount, 2) == amount else f"${amount:,.4f}".rstrip("0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetExceeded:
+    """The next API call could pass a dollar cap, so the run stops before making it.
+
+    ``estimate_usd`` is the next call's conservative cost (budget.py says how it is made);
+    None when the model has no known price (so no cap can be kept).
+    """
+
+    kind: ClassVar[str] = "budget"
+    scope: Literal["run", "session"]
+    limit_usd: float
+    spent_usd: float
+    estimate_usd: float | None
+
+    @property
+    def message(self) -> str:
+        if self.estimate_usd is None:
+            return (
+                f"Stopped: a {self.scope} budget of {usd(self.limit_usd)} is set, but this "
+                "model has no known price, so the cost of a call cannot be bounded."
+            )
+        return (
+            f"Stopped: the {self.scope} budget of {usd(self.limit_usd)} would be passed "
+            f"(spent ${self.spent_usd:.4f}, the next call could cost up to "
+            f"${self.estimate_usd:.4f})."
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorEvent:
     """The run could not go on (after retries): the API's status and message, if any."""
 
@@ -181,6 +235,9 @@ Event = (
     | Usage
     | ErrorEvent
     | Done
+    | TextDelta
+    | ThinkingDelta
+    | BudgetExceeded
 )
 
 EVENT_TYPES: dict[str, type] = {
@@ -195,8 +252,14 @@ EVENT_TYPES: dict[str, type] = {
         Usage,
         ErrorEvent,
         Done,
+        TextDelta,
+        ThinkingDelta,
+        BudgetExceeded,
     )
 }
+
+#: Events that are shown as they happen but never saved (a session keeps the final blocks).
+TRANSIENT: tuple[type, ...] = (TextDelta, ThinkingDelta)
 
 
 def to_json(event: Event) -> dict[str, Any]:

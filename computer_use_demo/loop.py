@@ -28,6 +28,7 @@ from anthropic import (
 from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
 
 from . import history as h
+from .budget import Budget
 from .events import (
     ApiExchange,
     AssistantBlock,
@@ -50,6 +51,7 @@ from .providers import (
     make_client,
 )
 from .request import RequestBody
+from .streaming import post_streamed
 from .tools import (
     TOOL_GROUPS_BY_VERSION,
     BaseAnthropicTool,
@@ -103,6 +105,12 @@ class LoopConfig:
     prompt_caching: bool | None = None  # None: on for the anthropic provider
     max_retries: int = DEFAULT_MAX_RETRIES
     request_timeout: float = 600.0
+    #: Stream responses (text and thinking arrive as TextDelta/ThinkingDelta events). The
+    #: Anthropic API streams; Bedrock and Vertex answer whole.
+    stream: bool = True
+    #: Dollar caps (budget.py): a run stops before a call that could pass one.
+    max_run_cost_usd: float | None = None
+    max_session_cost_usd: float | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -129,6 +137,9 @@ class LoopConfig:
             raise ValueError("max_steps must be at least 1")
         if self.only_n_most_recent_images is not None and self.only_n_most_recent_images < 0:
             raise ValueError("only_n_most_recent_images must be 0 or more (None keeps all)")
+        for cap in (self.max_run_cost_usd, self.max_session_cost_usd):
+            if cap is not None and cap < 0:
+                raise ValueError("a dollar budget must be 0 or more (None: no cap)")
         set_(self, "extra_tools", tuple(self.extra_tools))
 
     @property
@@ -172,12 +183,18 @@ def build_tools(config: LoopConfig, *, approve: Approver = auto_approve) -> Tool
 
 
 class _Recorder(Middleware):
-    """SDK middleware: one ApiExchange per HTTP attempt (retries included), as they happen."""
+    """SDK middleware: one ApiExchange per HTTP attempt (retries included), as they happen.
+
+    Also the outbox of whatever else a call reports while it runs (stream deltas): the loop
+    yields ``drain()`` whenever ``arrived`` is set. A streamed response is recorded when its
+    stream ended (``finish_stream``), with the final message as its body.
+    """
 
     def __init__(self) -> None:
-        self.pending: list[ApiExchange] = []
+        self.pending: list[Event] = []
         self.arrived = asyncio.Event()
         self.body: Any = None  # the request being sent, as a dict (raw bodies have no json)
+        self._streaming: tuple[Any, Any, float] | None = None
 
     async def handle_async(self, request: Any, call_next: Any) -> Any:
         started = time.perf_counter()
@@ -188,6 +205,9 @@ class _Recorder(Middleware):
             self._add(self._exchange(request, getattr(e, "request", None), started, error=error))
             raise
         http = response.http_response
+        if http.headers.get("content-type", "").startswith("text/event-stream"):
+            self._streaming = (request, http, started)
+            return response
         with contextlib.suppress(Exception):
             await http.aread()
         try:
@@ -231,11 +251,32 @@ class _Recorder(Middleware):
         except Exception:  # no request, or a streamed body: the request as the SDK got it
             return request.json
 
-    def _add(self, exchange: ApiExchange) -> None:
-        self.pending.append(exchange)
+    def finish_stream(self, message: BetaMessage | None, error: str | None) -> None:
+        """Record the streamed response that just ended (its final message, or the error)."""
+        if self._streaming is None:
+            return  # refused before a stream began: recorded as a plain response
+        request, http, started = self._streaming
+        self._streaming = None
+        body = message.to_dict(mode="json") if message is not None else None
+        self._add(
+            self._exchange(
+                request,
+                http.request,
+                started,
+                status=http.status_code,
+                response_headers=redact_headers(http.headers),
+                response_body=body,
+                error=error,
+            )
+        )
+
+    def _add(self, event: Event) -> None:
+        self.pending.append(event)
         self.arrived.set()
 
-    def drain(self) -> list[ApiExchange]:
+    emit = _add
+
+    def drain(self) -> list[Event]:
         out, self.pending = self.pending, []
         self.arrived.clear()
         return out
@@ -314,6 +355,7 @@ async def agent_events(
     tools: ToolCollection | None = None,
     stop: asyncio.Event | None = None,
     client: Client | None = None,
+    session_spent_usd: float = 0.0,
 ) -> AsyncIterator[Event]:
     """Run the agent loop on a copy of ``messages`` and report what happens, as events.
 
@@ -328,6 +370,7 @@ async def agent_events(
     end; a given collection belongs to the caller and is left running. Likewise ``client``
     (an SDK client with a custom transport: tests, benchmarks, proxies) is used as given and
     not closed; by default the run builds one client from ``config`` and closes it.
+    ``session_spent_usd`` is what earlier runs of the session cost (for the session cap).
     """
     run = _Run(h.heal(messages))
     stop = stop if stop is not None else asyncio.Event()
@@ -369,6 +412,10 @@ async def agent_events(
         }
         if config.thinking_budget:
             static["thinking"] = {"type": "enabled", "budget_tokens": config.thinking_budget}
+        send_raw = isinstance(client, AsyncAnthropic)
+        streamed = config.stream and send_raw
+        if streamed:
+            static["stream"] = True
         body = RequestBody(
             static,
             keep_images=config.only_n_most_recent_images,
@@ -382,11 +429,14 @@ async def agent_events(
         raw_headers = {"content-type": "application/json"}
         if betas:
             raw_headers["anthropic-beta"] = ",".join(betas)
-        send_raw = isinstance(client, AsyncAnthropic)
 
-        def call_api() -> Any:
-            request, raw = body.build(run.history)
+        def call_api(request: dict[str, Any], raw: bytes) -> Any:
             recorder.body = request
+            options = {"headers": raw_headers, "timeout": config.request_timeout}
+            if streamed:
+                return post_streamed(
+                    client, raw, **options, emit=recorder.emit, on_message=recorder.finish_stream
+                )
             if send_raw:
                 return client.post(  # type: ignore[union-attr]
                     "/v1/messages?beta=true",
@@ -401,6 +451,13 @@ async def agent_events(
         price = config.model_info.price
         totals = dict.fromkeys(("input", "output", "cache_creation_input", "cache_read_input"), 0)
         total_cost: float | None = 0.0 if price else None
+        budget = Budget(
+            price=price,
+            max_tokens=config.max_tokens,  # type: ignore[arg-type]
+            run_cap_usd=config.max_run_cost_usd,
+            session_cap_usd=config.max_session_cost_usd,
+            session_spent_usd=session_spent_usd,
+        )
 
         while True:
             if stop.is_set():
@@ -409,10 +466,15 @@ async def agent_events(
             if run.steps >= config.max_steps:
                 yield run.done("max_steps")
                 return
+            request, raw = body.build(run.history)
+            if over := budget.check(request, len(raw)):
+                yield over
+                yield run.done("budget")
+                return
             run.steps += 1
             yield StepStarted(step=run.steps)
 
-            api = run.track(call_api())
+            api = run.track(call_api(request, raw))
             while not api.done():
                 arrived = run.track(recorder.arrived.wait())
                 await asyncio.wait((api, stop_waiter, arrived), return_when=asyncio.FIRST_COMPLETED)
@@ -448,6 +510,7 @@ async def agent_events(
             cost = price.cost(**kwargs) if price else None
             if total_cost is not None and cost is not None:
                 total_cost += cost
+            budget.add(cost_usd=cost, context_tokens=sum(counts.values()))
             yield Usage(
                 **kwargs,
                 **{f"total_{k}_tokens": v for k, v in totals.items()},

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from .events import (
     AssistantBlock,
+    BudgetExceeded,
     Done,
     ErrorEvent,
     Event,
@@ -92,6 +93,8 @@ def _event_html(ev: Event) -> str:
         return _msg("tool", f"Tool result: {ev.name}", "".join(parts) or "<em>(empty)</em>")
     if isinstance(ev, ErrorEvent):
         return f'<div class="error">{_e(format_error(ev).replace("**", ""))}</div>'
+    if isinstance(ev, BudgetExceeded):
+        return f'<div class="error">{_e(ev.message)}</div>'
     if isinstance(ev, Done):
         return f'<div class="note">Run ended: {_e(ev.reason)} after {ev.steps} step(s).</div>'
     return ""  # API exchanges and usage counts are not part of the story

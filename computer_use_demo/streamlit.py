@@ -33,9 +33,11 @@ from computer_use_demo.tools.groups import TOOL_VERSIONS
 from computer_use_demo.tools.run import run as run_command
 from computer_use_demo.trajectory import Trajectory, TrajectoryInfo
 from computer_use_demo.ui_render import (
+    dollars,
     progress_text,
     render_chat,
     render_exchanges,
+    render_live,
     usage_line,
     usage_totals,
 )
@@ -254,6 +256,23 @@ def settings_sidebar() -> None:
     )
     if ss.cfg["thinking"] and not model_defaults(ss.cfg["model"]).has_thinking:
         st.caption("This model may not support extended thinking.")
+    budget = "The agent stops before a call that could pass it (0: no cap)."
+    st.number_input(
+        "Run budget ($)",
+        min_value=0.0,
+        step=0.1,
+        format="%.3f",
+        help=budget,
+        **kw("max_run_cost_usd"),
+    )
+    st.number_input(
+        "Session budget ($)",
+        min_value=0.0,
+        step=0.5,
+        format="%.3f",
+        help=budget,
+        **kw("max_session_cost_usd"),
+    )
     if ss.save_error:
         st.warning(ss.save_error)
 
@@ -271,6 +290,8 @@ def loop_config(settings: Settings) -> LoopConfig:
         thinking_budget=int(settings.thinking_budget) if settings.thinking else None,
         only_n_most_recent_images=int(settings.only_n_most_recent_images),
         token_efficient_tools_beta=settings.token_efficient_tools_beta,
+        max_run_cost_usd=settings.max_run_cost_usd or None,
+        max_session_cost_usd=settings.max_session_cost_usd or None,
     )
 
 
@@ -465,10 +486,12 @@ def send(text: str, trajectory: Trajectory | None) -> Trajectory | None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def watch_run(session_id: str, version: int) -> None:
-    """Rerun the page when the running agent reports something new."""
+    """Rerun the page when the running agent reports something new; meanwhile show the
+    answer streaming in (only this fragment reruns for that)."""
     run = ui_runner.get_run(session_id)
     if run is None or run.version != version or not run.running:
         st.rerun(scope="app")
+    render_live(run.live()[1])
 
 
 def progress(run: ui_runner.SessionRun) -> None:
@@ -511,8 +534,13 @@ def main() -> None:
     version, events = session_events(trajectory)
     run = ui_runner.active_run(trajectory.id) if trajectory is not None else None
     totals = usage_totals(events)
-    if totals.responses:
-        st.caption(usage_line(totals))
+    if totals.responses or ss.cfg["max_run_cost_usd"] or ss.cfg["max_session_cost_usd"]:
+        line = usage_line(
+            totals,
+            run_cap=ss.cfg["max_run_cost_usd"] or None,
+            session_cap=ss.cfg["max_session_cost_usd"] or None,
+        )
+        st.caption(dollars(line))
     if run is not None:
         progress(run)
 
@@ -521,11 +549,10 @@ def main() -> None:
         if not events:
             st.caption("Type a task below; Claude will use the desktop to do it.")
         render_chat(events, hide_images=ss.cfg["hide_images"])
+        if run is not None and trajectory is not None:
+            watch_run(trajectory.id, version)
     with http_logs:
         render_exchanges(events, secrets())
-
-    if run is not None and trajectory is not None:
-        watch_run(trajectory.id, version)
 
 
 if __name__ == "__main__":  # `streamlit run` and AppTest run this file as __main__

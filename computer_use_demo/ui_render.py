@@ -20,6 +20,7 @@ from .events import (
     REDACTED,
     ApiExchange,
     AssistantBlock,
+    BudgetExceeded,
     Done,
     ErrorEvent,
     Event,
@@ -30,6 +31,7 @@ from .events import (
     UserMessage,
     is_secret_name,
     redact_headers,
+    usd,
 )
 from .history import image_media_type
 
@@ -151,12 +153,24 @@ def usage_totals(events: Iterable[Event]) -> UsageTotals:
     return UsageTotals(tin, tout, cread, cwrite, cost, known, n)
 
 
-def usage_line(totals: UsageTotals) -> str:
-    """One line: tokens in/out, cache reads/writes, estimated cost."""
+def dollars(text: str) -> str:
+    """``text`` for Streamlit's markdown, where two dollar signs would start a formula."""
+    return text.replace("$", "\\$")
+
+
+def usage_line(
+    totals: UsageTotals, *, run_cap: float | None = None, session_cap: float | None = None
+) -> str:
+    """One line: tokens in/out, cache reads/writes, estimated cost, and the dollar caps."""
     cost = f"≈ ${totals.cost_usd:.4f}" if totals.cost_known else "cost unknown for this model"
+    caps = "".join(
+        f" · {name} cap {usd(cap)}"
+        for name, cap in (("run", run_cap), ("session", session_cap))
+        if cap is not None
+    )
     return (
         f"Tokens: {totals.input_tokens:,} in · {totals.output_tokens:,} out · "
-        f"cache {totals.cache_read:,} read / {totals.cache_write:,} written · {cost}"
+        f"cache {totals.cache_read:,} read / {totals.cache_write:,} written · {cost}{caps}"
     )
 
 
@@ -260,6 +274,19 @@ def render_done(event: Done) -> None:
         st.warning(f"Stopped after the maximum of {event.steps} steps.")
 
 
+def render_live(blocks: Sequence[dict[str, Any]]) -> None:
+    """Claude's answer as it streams in (text and thinking so far)."""
+    if not blocks:
+        return
+    with st.chat_message("assistant"):
+        for block in blocks:
+            if block["type"] == "thinking":
+                st.caption("Thinking…")
+                st.markdown(block.get("thinking", ""))
+            else:
+                st.markdown(block.get("text", ""))
+
+
 def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
     """The conversation: user messages, Claude's blocks, tool results, errors, in order."""
     for ev in events:
@@ -273,6 +300,8 @@ def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
             render_tool_result(ev, hide_images)
         elif isinstance(ev, ErrorEvent):
             st.error(format_error(ev), icon=":material/error:")
+        elif isinstance(ev, BudgetExceeded):
+            st.warning(dollars(ev.message), icon=":material/savings:")
         elif isinstance(ev, Done):
             render_done(ev)
 

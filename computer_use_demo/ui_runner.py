@@ -20,9 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .events import Done, ErrorEvent, Event, UserMessage
+from .events import TRANSIENT, Done, ErrorEvent, Event, Usage, UserMessage
 from .history import heal, is_blank
 from .loop import LoopConfig, agent_events, build_tools
+from .streaming import LiveText
 from .tools import ToolCollection
 from .trajectory import (
     EVENTS_FILE,
@@ -49,6 +50,7 @@ class SessionRun:
         *,
         prior_events: Sequence[Event] = (),
         tools: Any = None,
+        session_spent_usd: float = 0.0,
     ) -> None:
         self.trajectory = trajectory
         self.config = config
@@ -59,6 +61,10 @@ class SessionRun:
         self.run_start = len(self.events)
         self.done: Done | None = None
         self.version = 0  # bumped on every event: the page reruns when it changes
+        self.session_spent_usd = session_spent_usd
+        #: The answer streaming in (deltas are shown, never saved nor kept as events).
+        self._live = LiveText()
+        self.live_version = 0
         self.started_at = time.monotonic()
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -99,6 +105,11 @@ class SessionRun:
         with self._lock:
             return self.version, list(self.events)
 
+    def live(self) -> tuple[int, list[dict[str, str]]]:
+        """(live version, the text/thinking blocks streaming in now)."""
+        with self._lock:
+            return self.live_version, self._live.blocks()
+
     def run_events(self) -> list[Event]:
         """The events of this run only (for the progress line)."""
         with self._lock:
@@ -107,12 +118,19 @@ class SessionRun:
     # ---- the thread
 
     def _record(self, event: Event) -> None:
+        if isinstance(event, TRANSIENT):
+            with self._lock:
+                self._live.add(event)
+                self.live_version += 1
+            return
         try:
             self.trajectory.append(event)
         except Exception:  # a full disk must not stop the run nor lose the event on screen
             log.exception("could not save an event of session %s", self.trajectory.id)
         with self._lock:
             self.events.append(event)
+            self._live.clear()
+            self.live_version += 1
             if isinstance(event, Done):
                 self.done = event
             self.version += 1
@@ -132,7 +150,11 @@ class SessionRun:
         if self._stop_requested.is_set():
             self._stop.set()
         async for event in agent_events(
-            self.config, self.messages, tools=self.tools, stop=self._stop
+            self.config,
+            self.messages,
+            tools=self.tools,
+            stop=self._stop,
+            session_spent_usd=self.session_spent_usd,
         ):
             self._record(event)
         if self.done is None:  # the loop promises a Done; never leave the page waiting
@@ -319,7 +341,10 @@ def _send(
     user = UserMessage(text=text)
     if tools is None:
         tools = session_tools(trajectory.id, config)
-    run = SessionRun(trajectory, config, messages, prior_events=prior, tools=tools)
+    spent = sum(e.cost_usd or 0.0 for e in prior if isinstance(e, Usage))
+    run = SessionRun(
+        trajectory, config, messages, prior_events=prior, tools=tools, session_spent_usd=spent
+    )
     run._record(user)
     run.run_start = len(run.events) - 1
     with _RUNS_LOCK:

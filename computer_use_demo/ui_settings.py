@@ -110,6 +110,9 @@ class Settings:
     max_tokens: int = 16384
     thinking: bool = False
     thinking_budget: int = 8192
+    #: Dollar caps (0: none): per run (one message's work) and for the whole session.
+    max_run_cost_usd: float = 0.0
+    max_session_cost_usd: float = 0.0
 
     def with_model(self, model: str) -> Settings:
         """These settings with ``model`` and that model's defaults (the reference's rule)."""
@@ -134,6 +137,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     """``value`` if it has the field's type and a valid value, else ``default``."""
     if isinstance(default, bool):
         return value if isinstance(value, bool) else default
+    if isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+        return float(value) if ok else default
     if isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
         return value if ok else default

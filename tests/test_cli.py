@@ -11,7 +11,7 @@ from pathlib import Path
 
 from computer_use_demo import history as h
 from computer_use_demo.events import Done, UserMessage
-from computer_use_demo.trajectory import Trajectory, list_trajectories
+from computer_use_demo.trajectory import EVENTS_FILE, Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.bash import kill_leftovers, wait_gone
 from tests.support.loop import fake_api_fixture  # noqa: F401 - fixture
@@ -146,3 +146,28 @@ def test_ctrl_c_stops_the_run_and_saves_a_healed_history(
         assert not wait_gone(sleep_pid), "the running command must not survive Ctrl+C"
     finally:
         kill_leftovers(sleep_pid)
+
+
+def test_streamed_text_is_printed_once_and_not_saved_as_deltas(
+    fake_api: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    said = "A streamed answer, printed piece by piece as it arrives."
+    fake_api.push(message(text(said), chunk_delay=0.02))
+    code, out, err = finish(cli("--trajectory-dir", str(tmp_path), "stream it", api=fake_api))
+    assert code == 0, err
+    assert out.count(said) == 1 and f"Claude: {said}\n" in out
+    assert fake_api.requests[0].streamed
+    (info,) = list_trajectories(tmp_path)
+    saved = (info.path / EVENTS_FILE).read_text()
+    assert "text_delta" not in saved and said in saved
+
+
+def test_a_dollar_cap_stops_the_run(fake_api: FakeAnthropicAPI, tmp_path: Path) -> None:
+    # Each call costs under $0.001 here, but could cost about $0.02 (1000 output tokens).
+    fake_api.push(*[message(tool_use("bash", {"command": "true"})) for _ in range(12)])
+    code, out, _ = finish(
+        cli("--no-save", "--max-tokens", "1000", "--max-cost", "0.022", "loop", api=fake_api)
+    )
+    assert code == 4, out
+    assert "Stopped: the run budget of $0.022 would be passed" in out
+    assert "Done: budget after" in out and 1 <= len(fake_api.requests) < 12

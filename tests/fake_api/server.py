@@ -51,6 +51,8 @@ class Reply:
     delay: float = 0.0  # seconds before answering (slow responses)
     drop: bool = False  # close the connection without answering
     usage: dict[str, int] | None = None  # override the computed usage
+    #: Streamed requests: seconds between two SSE events (a slow stream, to watch it live).
+    chunk_delay: float = 0.0
 
 
 ScriptItem = Reply | Callable[[dict[str, Any]], Reply]
@@ -80,11 +82,18 @@ def redacted_thinking(data: str = "RW5jcnlwdGVkIHRoaW5raW5n") -> dict[str, Any]:
     return {"type": "redacted_thinking", "data": data}
 
 
-def message(*blocks: dict[str, Any], stop_reason: str | None = None, delay: float = 0.0) -> Reply:
+def message(
+    *blocks: dict[str, Any],
+    stop_reason: str | None = None,
+    delay: float = 0.0,
+    chunk_delay: float = 0.0,
+) -> Reply:
     """A 200 reply; stop_reason defaults to tool_use when a block is a tool_use."""
     if stop_reason is None:
         stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
-    return Reply(content=list(blocks), stop_reason=stop_reason, delay=delay)
+    return Reply(
+        content=list(blocks), stop_reason=stop_reason, delay=delay, chunk_delay=chunk_delay
+    )
 
 
 def error(
@@ -154,6 +163,7 @@ class Recorded:
     region: str | None = None  # vertex's URL
     response: Any = None
     at: float = 0.0
+    streamed: bool = False  # answered as server-sent events (the request had stream: true)
 
     @property
     def valid(self) -> bool:
@@ -266,6 +276,7 @@ class FakeAnthropicAPI:
                 )
             else:
                 validate_request(headers, body, secret=self.secret)
+            record.streamed = _wants_stream(body)
         except Invalid as e:
             record.error = e.message
             return record, _refusal(where.provider, e)
@@ -380,6 +391,9 @@ class FakeAnthropicAPI:
                     payload = body or b""
                 record.status = reply.status
                 record.response = body
+                if record.streamed and reply.status == 200 and isinstance(body, dict):
+                    self._stream(body, reply)
+                    return
                 try:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/json")
@@ -393,7 +407,113 @@ class FakeAnthropicAPI:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
+            def _stream(self, message: dict[str, Any], reply: Reply) -> None:
+                """The message as the API streams it: SSE events in chunked encoding."""
+                try:
+                    self.send_response(200)
+                    self.send_header("content-type", "text/event-stream; charset=utf-8")
+                    self.send_header("cache-control", "no-cache")
+                    self.send_header("request-id", f"req_fake_{len(api.requests):06d}")
+                    for name, value in reply.headers.items():
+                        if name.lower() != "content-type":
+                            self.send_header(name, value)
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    for n, (name, data) in enumerate(sse_events(message)):
+                        if n and reply.chunk_delay and api._closing.wait(reply.chunk_delay):
+                            return
+                        frame = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+                        self.wfile.write(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True
+
         return Handler
+
+
+def _wants_stream(body: dict[str, Any]) -> bool:
+    """Whether the request asks for a stream (the API refuses a ``stream`` that is no bool)."""
+    value = body.get("stream", False)
+    if not isinstance(value, bool):
+        raise Invalid("stream: Input should be a valid boolean")
+    return value
+
+
+#: Text and thinking stream in pieces of about this many characters (a few tokens).
+DELTA_CHARS = 12
+
+
+def _pieces(value: str, size: int = DELTA_CHARS) -> list[str]:
+    return [value[i : i + size] for i in range(0, len(value), size)] or []
+
+
+def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A whole message as the Messages API streams it: message_start (usage so far, empty
+    content), per block content_block_start / _delta (text_delta, thinking_delta then
+    signature_delta, input_json_delta) / _stop, a ping, message_delta (stop_reason and the
+    output usage), message_stop."""
+    usage = dict(message["usage"])
+    start_usage = {**usage, "output_tokens": 1}
+    events: list[tuple[str, dict[str, Any]]] = [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    **message,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": start_usage,
+                },
+            },
+        ),
+        ("ping", {"type": "ping"}),
+    ]
+    for index, block in enumerate(message["content"]):
+        kind = block.get("type")
+        deltas: list[dict[str, Any]] = []
+        if kind == "text":
+            start = {"type": "text", "text": ""}
+            deltas = [{"type": "text_delta", "text": p} for p in _pieces(block["text"])]
+        elif kind == "thinking":
+            start = {"type": "thinking", "thinking": "", "signature": ""}
+            deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"])]
+            deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif kind in ("tool_use", "server_tool_use"):
+            start = {**block, "input": {}}
+            raw = json.dumps(block["input"])
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(raw)]
+        else:  # redacted_thinking and the like arrive whole
+            start = block
+        events.append(
+            (
+                "content_block_start",
+                {"type": "content_block_start", "index": index, "content_block": start},
+            )
+        )
+        for delta in deltas:
+            events.append(
+                (
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": index, "delta": delta},
+                )
+            )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
 
 
 def _refusal(provider: str, e: Invalid) -> Reply:

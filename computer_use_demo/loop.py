@@ -626,6 +626,7 @@ async def sampling_loop(
         only_n_most_recent_images=only_n_most_recent_images or None,
         token_efficient_tools_beta=token_efficient_tools_beta,
     )
+    original = list(messages)
     held: ApiExchange | None = None  # the last attempt: its error is known only afterwards
 
     def flush(error: ErrorEvent | None = None) -> None:
@@ -651,5 +652,25 @@ async def sampling_loop(
         elif isinstance(event, ToolResultEvent):
             tool_output_callback(event.result, event.tool_use_id)
         elif isinstance(event, Done):
-            messages[:] = event.messages  # type: ignore[assignment]
+            messages[:] = _callers_own(original, event.messages)  # type: ignore[arg-type]
     return messages
+
+
+def _callers_own(original: list[Any], history: list[Any]) -> list[Any]:
+    """``history`` with the caller's own message objects where the run left them as they were:
+    a string ``content`` stays a string (healing turns every content into blocks)."""
+    out: list[Any] = []
+    start = 0
+    for message in history:
+        for i in range(start, len(original)):
+            mine = original[i]
+            if (
+                isinstance(mine, dict)
+                and {**mine, "content": h._blocks(mine.get("content"))} == message
+            ):
+                out.append(mine)
+                start = i + 1
+                break
+        else:
+            out.append(message)
+    return out

@@ -20,7 +20,10 @@ from typing import Any, get_args
 import pytest
 from PIL import Image
 
+from tests.fake_api import FakeAnthropicAPI
+from tests.fake_api.server import message, text, tool_use
 from tests.support.images import png
+from tests.support.loop import fake_api_fixture  # noqa: F401 (the fake_api fixture)
 from tests.support.xvfb import XDisplay, xvfb
 
 REPO = Path(__file__).resolve().parent.parent
@@ -575,3 +578,60 @@ def test_tool_groups_are_lists() -> None:
     # A fork's group, built the reference's way.
     mine = ToolGroup(version="computer_use_20250124", tools=[*TOOL_GROUPS[1].tools][:2])
     assert [t.name for t in mine.tools] == ["computer", "str_replace_editor"]
+
+
+# ---- computer_use_demo.loop -----------------------------------------------------------------
+
+
+async def run_reference_loop(
+    fake_api: FakeAnthropicAPI, messages: list[Any], **extra: Any
+) -> list[Any]:
+    from computer_use_demo.loop import APIProvider, sampling_loop
+
+    return await sampling_loop(
+        model="claude-sonnet-4-5-20250929",
+        provider=APIProvider.ANTHROPIC,
+        system_prompt_suffix="",
+        messages=messages,
+        output_callback=lambda block: None,
+        tool_output_callback=lambda result, tool_use_id: None,
+        api_response_callback=lambda request, response, error: None,
+        api_key="sk-ant-test-secret",
+        tool_version="computer_use_20250124",
+        max_tokens=1024,
+        **extra,
+    )
+
+
+async def test_sampling_loop_keeps_string_content(
+    fake_api: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
+    fake_api.push(
+        message(text("Running it."), tool_use("bash", {"command": "echo hi"})),
+        message(text("Done.")),
+    )
+    first = {"role": "user", "content": "run echo"}
+    answer = {"role": "assistant", "content": "Sure."}
+    ask = {"role": "user", "content": "now run it"}
+    messages: list[Any] = [first, answer, ask]
+    returned = await run_reference_loop(fake_api, messages)
+    assert returned is messages and len(returned) == 6
+    assert returned[0] is first and returned[0]["content"] == "run echo"
+    assert returned[1] is answer and returned[2] is ask
+    assert returned[3]["role"] == "assistant" and isinstance(returned[3]["content"], list)
+    sent = fake_api.requests[0].body["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"] and all(
+        r.valid for r in fake_api.requests
+    )
+
+    # Messages the loop had to change come back changed: two user turns in a row are merged.
+    fake_api.push(message(text("Both seen.")))
+    merged = await run_reference_loop(
+        fake_api, [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
+    )
+    assert merged[0]["content"] == [
+        {"type": "text", "text": "one"},
+        {"type": "text", "text": "two"},
+    ]
+    assert merged[1]["content"] == [{"type": "text", "text": "Both seen."}]

@@ -210,9 +210,10 @@ class Printer:
                 if kind == "tool_use":
                     return None  # shown by ToolStarted, with its input
                 return f"    ({kind})"
-            case ToolStarted(name=name, input=tool_input):
+            case ToolStarted(name=name, input=tool_input, toolset_name=toolset):
                 args = json.dumps(tool_input, ensure_ascii=False)
-                return f"→ {name} {args if len(args) < 300 else args[:300] + '…'}"
+                label = f"{toolset}.{name}" if toolset else name  # computer.left_click
+                return f"→ {label} {args if len(args) < 300 else args[:300] + '…'}"
             case ToolResultEvent(result=result):
                 parts = []
                 if result.error:

@@ -198,7 +198,12 @@ def progress_text(events: Sequence[Event]) -> str:
             step = ev.step
             running.clear()
         elif isinstance(ev, ToolStarted):
-            running[ev.tool_use_id] = describe_action(ev.name, ev.input)
+            if ev.toolset_name:  # a member call: "computer: left_click (10, 20)"
+                running[ev.tool_use_id] = describe_action(
+                    ev.toolset_name, {**ev.input, "action": ev.name}
+                )
+            else:
+                running[ev.tool_use_id] = describe_action(ev.name, ev.input)
         elif isinstance(ev, ToolResultEvent):
             running.pop(ev.tool_use_id, None)
     action = next(reversed(running.values()), None) if running else None
@@ -229,7 +234,10 @@ def render_block(block: dict[str, Any]) -> None:
         st.caption("Redacted thinking: encrypted by the API, kept in the history.")
     elif kind in ("tool_use", "server_tool_use"):
         tool_input = json.dumps(block.get("input", {}), indent=2, ensure_ascii=False)
-        st.code(f"Tool Use: {block.get('name')}\nInput: {tool_input}", language="json")
+        name = block.get("name")
+        if block.get("toolset_name"):
+            name = f"{block['toolset_name']}.{name}"
+        st.code(f"Tool Use: {name}\nInput: {tool_input}", language="json")
     else:
         st.caption(f"Unrecognised block type {kind!r}:")
         st.json(block)

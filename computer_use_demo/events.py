@@ -7,65 +7,20 @@ Every event is a frozen dataclass with a ``kind`` tag and converts to and from p
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from itertools import pairwise
 from typing import Any, ClassVar, Literal
 
+# The name rules live with the value rules in redaction.py; re-exported for the loop and the UI.
+from .redaction import REDACTED as REDACTED
+from .redaction import is_secret_header as is_secret_header
+from .redaction import is_secret_name as is_secret_name
+from .redaction import name_words as name_words
+from .redaction import redact_headers as redact_headers
+from .redaction import redact_json
 from .tools.base import ToolResult
 
 DoneReason = Literal["end_turn", "max_steps", "stopped", "error", "budget"]
-
-REDACTED = "[REDACTED]"
-#: A header is secret when one of the words of its name is one of these (x-api-key,
-#: authorization, cookie, x-amz-security-token, x-goog-api-key, ...). Whole words, so that
-#: anthropic-ratelimit-tokens-remaining stays readable.
-SECRET_HEADER_WORDS = frozenset(
-    {
-        "key",
-        "apikey",
-        "auth",
-        "authorization",
-        "token",
-        "secret",
-        "password",
-        "cookie",
-        "credential",
-        "credentials",
-        "signature",
-    }
-)
-
-
-def name_words(name: str) -> frozenset[str]:
-    """The words of a header, key or parameter name, and each two neighbours run together:
-    ``x-api-key`` gives x, api, key, xapi, apikey; ``sessionToken`` gives session, token, ..."""
-    split = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-    words = re.findall(r"[a-z0-9]+", split)
-    return frozenset(words) | {a + b for a, b in pairwise(words)}
-
-
-def is_secret_name(name: str, secret_words: frozenset[str]) -> bool:
-    """Whether a word of ``name`` is one of ``secret_words`` (not merely contains one:
-    ``max_tokens`` is no token)."""
-    return not secret_words.isdisjoint(name_words(name))
-
-
-def is_secret_header(name: str) -> bool:
-    return is_secret_name(name, SECRET_HEADER_WORDS)
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers as a dict with lower-case names, every credential replaced by ``[REDACTED]``.
-
-    The one list of secret header names: the loop applies it before an ApiExchange exists, and
-    whatever shows headers again (the UI's HTTP log) uses the same rule.
-    """
-    return {
-        name.lower(): REDACTED if is_secret_header(name) else value
-        for name, value in headers.items()
-    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -287,3 +242,11 @@ def event_from_json(data: dict[str, Any]) -> Event:
         )
         data["result"] = result_cls(**result)
     return cls(**data)
+
+
+def redact_event(event: Event, secrets: Iterable[str] | None = None) -> Event:
+    """``event`` with every known secret value in its text replaced (``redaction.redact_json``);
+    the very same event when none occurs. Applied where events are saved and shown."""
+    data = to_json(event)
+    redacted = redact_json(data, secrets)
+    return event if redacted is data else event_from_json(redacted)

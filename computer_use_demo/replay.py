@@ -20,8 +20,10 @@ from .events import (
     StepStarted,
     ToolResultEvent,
     UserMessage,
+    redact_event,
 )
 from .history import image_media_type
+from .redaction import known_secrets, scrub
 from .ui_render import format_error, usage_line, usage_totals
 
 STYLE = """
@@ -101,11 +103,14 @@ def _event_html(ev: Event) -> str:
 
 
 def render_html(events: Iterable[Event], *, title: str = "Computer Use Demo session") -> str:
-    """The whole replay as one HTML document."""
-    events = list(events)
+    """The whole replay as one HTML document, every known secret value redacted (the title
+    too: it is the first message)."""
+    secrets = known_secrets()
+    events = [redact_event(ev, secrets) for ev in events]
     body = "\n".join(filter(None, (_event_html(ev) for ev in events)))
     totals = usage_totals(events)
     usage = f'<p class="note">{_e(usage_line(totals))}</p>' if totals.responses else ""
+    title = scrub(title, secrets)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

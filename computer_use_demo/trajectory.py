@@ -36,6 +36,7 @@ from .events import (
     ToolResultEvent,
     UserMessage,
     event_from_json,
+    redact_event,
     to_json,
 )
 
@@ -123,8 +124,9 @@ class Trajectory:
     # -------------------------------------------------------------- writing
 
     def append(self, event: Event) -> None:
-        """Add one event as a JSON line (screenshots to files), flushed to disk."""
-        data = to_json(event)
+        """Add one event as a JSON line (screenshots to files), flushed to disk; known secret
+        values are redacted first, so no session file ever holds one."""
+        data = to_json(redact_event(event))
         if isinstance(event, ApiExchange):
             data["request_body"] = _trim_request(data["request_body"])
         line = encode_line(self._externalize(data))

@@ -30,10 +30,12 @@ from .events import (
     Usage,
     UserMessage,
     is_secret_name,
+    redact_event,
     redact_headers,
     usd,
 )
 from .history import image_media_type
+from .redaction import known_secrets, scrub
 
 #: Names whose value is a secret, whatever its content (in bodies and URL parameters; the
 #: loop redacts secret headers before an exchange becomes an event: ``events.redact_headers``).
@@ -59,14 +61,6 @@ SECRET_PARAMS = frozenset({"key", "sig", "x-amz-signature", "x-amz-credential"})
 def _secret_name(name: str) -> bool:
     lowered = name.lower().replace("_", "-")
     return lowered in SECRET_HEADERS or is_secret_name(name, SECRET_WORDS)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of a known secret value replaced."""
-    for secret in secrets:
-        if secret and len(secret) >= 8:  # short values would blank out ordinary words
-            text = text.replace(secret, REDACTED)
-    return text
 
 
 def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
@@ -296,8 +290,10 @@ def render_live(blocks: Sequence[dict[str, Any]]) -> None:
 
 
 def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
-    """The conversation: user messages, Claude's blocks, tool results, errors, in order."""
-    for ev in events:
+    """The conversation: user messages, Claude's blocks, tool results, errors, in order, with
+    every known secret value redacted (a key the model echoed, a token a command printed)."""
+    secrets = known_secrets()
+    for ev in (redact_event(e, secrets) for e in events):
         if isinstance(ev, UserMessage):
             with st.chat_message("user"):
                 st.markdown(ev.text)

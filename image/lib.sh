@@ -5,6 +5,10 @@
 # Every process a part starts carries COMPUTER_USE_DESKTOP=<marker> in its environment, and
 # so does everything launched from it (apps started from the panel, shells in an xterm):
 # stopping the desktop ends exactly those processes, found by that marker, and nothing else.
+#
+# Private by default: the state folder (pid files, logs, the X authority cookie) is ours alone
+# (0700, refused when someone else owns it), logs are 0600, the display needs the cookie, and
+# no part gets a secret from our environment (only the chat app keeps the provider keys).
 
 DISPLAY_NUM="${DISPLAY_NUM:-1}"
 WIDTH="${WIDTH:-1024}"
@@ -12,15 +16,77 @@ HEIGHT="${HEIGHT:-768}"
 VNC_PORT="${VNC_PORT:-5900}"
 NOVNC_PORT="${NOVNC_PORT:-6080}"
 BIND_ADDR="${BIND_ADDR:-0.0.0.0}"
-STATE_DIR="${STATE_DIR:-/tmp/computer-use-$DISPLAY_NUM}"
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
 IMAGE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-DESKTOP_MARKER="COMPUTER_USE_DESKTOP=:${DISPLAY_NUM}@${STATE_DIR}"
-export DISPLAY=":$DISPLAY_NUM"
-
-mkdir -p "$STATE_DIR"
 
 log() { printf '[desktop :%s] %s\n' "$DISPLAY_NUM" "$*" >&2; }
+
+# The default state folder: in $XDG_RUNTIME_DIR (the user's private runtime folder) when there
+# is one of ours, else a folder in /tmp named for our uid (checked below: /tmp is shared).
+default_state_dir() {
+    if [[ -n "${XDG_RUNTIME_DIR:-}" && -d "$XDG_RUNTIME_DIR" && -O "$XDG_RUNTIME_DIR" ]]; then
+        echo "$XDG_RUNTIME_DIR/computer-use-$DISPLAY_NUM"
+    else
+        echo "/tmp/computer-use-$(id -u)-$DISPLAY_NUM"
+    fi
+}
+
+# private_dir DIR: make DIR (0700), or make sure the one there is a real folder that we own
+# (then 0700 too). Anything else is refused: a folder someone else created in /tmp could be
+# used to read the X cookie and logs or to plant pid files.
+private_dir() {
+    local dir="$1" owner
+    if [[ ! -e "$dir" && ! -L "$dir" ]]; then
+        (umask 077 && mkdir -p "$dir") || {
+            log "ERROR: cannot create the state folder $dir"
+            exit 1
+        }
+    fi
+    if [[ -L "$dir" || ! -d "$dir" ]]; then
+        log "ERROR: the state folder $dir is not a plain folder (a symbolic link or a file):" \
+            "refusing to use it. Remove it, or set STATE_DIR to a folder of your own."
+        exit 1
+    fi
+    if [[ ! -O "$dir" ]]; then
+        owner="$(stat -c '%U (uid %u)' "$dir" 2>/dev/null || echo 'someone else')"
+        log "ERROR: the state folder $dir belongs to $owner, not to you ($(id -un)," \
+            "uid $(id -u)): refusing to start, another user could read or replace the" \
+            "desktop's files there. Remove it, or set STATE_DIR to a folder of your own."
+        exit 1
+    fi
+    chmod 0700 "$dir"
+}
+
+STATE_DIR="${STATE_DIR:-$(default_state_dir)}"
+private_dir "$STATE_DIR"
+DESKTOP_MARKER="COMPUTER_USE_DESKTOP=:${DISPLAY_NUM}@${STATE_DIR}"
+export DISPLAY=":$DISPLAY_NUM"
+# Every X client we start (xdotool, screenshots, x11vnc, mutter, tint2, the apps, the chat
+# app's tools) finds the display's cookie here; Xvfb admits no client without it.
+export XAUTHORITY="$STATE_DIR/Xauthority"
+
+# Whether the environment variable $1 holds a secret: the rule of is_secret_env in
+# computer_use_demo/redaction.py (tests/test_redaction.py checks that both agree).
+is_secret_env() {
+    case "${1^^}" in
+        ANTHROPIC_API_KEY | ANTHROPIC_AUTH_TOKEN | ANTHROPIC_VERTEX_ACCESS_TOKEN | \
+            AWS_ACCESS_KEY_ID | AWS_SECRET_ACCESS_KEY | AWS_SESSION_TOKEN | AWS_SECURITY_TOKEN | \
+            AWS_BEARER_TOKEN_BEDROCK | GOOGLE_APPLICATION_CREDENTIALS | GOOGLE_API_KEY | \
+            CLOUDSDK_AUTH_ACCESS_TOKEN_FILE | ACCESS_TOKEN | VNC_PASSWORD | API_KEY | \
+            *_API_KEY | *_TOKEN | *_PASSWORD | *_SECRET*)
+            return 0
+            ;;
+    esac
+    return 1
+}
+
+# `env` arguments that drop every secret variable of our environment.
+secret_unsets() {
+    local name
+    for name in $(compgen -e); do
+        if is_secret_env "$name"; then printf -- '-u\n%s\n' "$name"; fi
+    done
+}
 
 # The host to probe for a port bound to BIND_ADDR (a wildcard bind answers on loopback).
 probe_host() {
@@ -67,17 +133,24 @@ track_webapp() {
     DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
 }
 
-# start_part [--same-group] NAME CMD...: run CMD, logging to NAME.log, in a session of its own
-# (or, with --same-group, in the caller's process group, so signalling the group ends it).
+# start_part [--same-group] [--keep-secrets] NAME CMD...: run CMD, logging to NAME.log (0600),
+# in a session of its own (or, with --same-group, in the caller's process group, so signalling
+# the group ends it), without the secrets of our environment (--keep-secrets: the chat app,
+# which needs the provider's key; its tools drop them again, computer_use_demo/tools/run.py).
 start_part() {
-    local session=(setsid)
-    if [[ "$1" == --same-group ]]; then
-        session=()
+    local session=(setsid) unsets
+    mapfile -t unsets < <(secret_unsets)
+    while [[ "$1" == --* ]]; do
+        case "$1" in
+            --same-group) session=() ;;
+            --keep-secrets) unsets=() ;;
+        esac
         shift
-    fi
+    done
     local name="$1"
     shift
-    env "$DESKTOP_MARKER" "${session[@]}" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
+    (umask 077 && : >"$STATE_DIR/$name.log")
+    env "${unsets[@]}" "$DESKTOP_MARKER" "${session[@]}" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
     local pid=$!
     # The child carries the marker only once env has exec'd: record its pid from then on, so
     # that wait_for never takes a child that is still starting for one that died.

@@ -6,6 +6,18 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# A fresh random cookie for the display, in a 0600 file of the state folder. The entry is
+# made host-independent (family "wild"), so a client finds it whatever the host name is.
+make_xauthority() {
+    local cookie entry
+    cookie="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+    rm -f "$XAUTHORITY" "$XAUTHORITY"-[cl]
+    (umask 077 && : >"$XAUTHORITY")
+    xauth -q -f "$XAUTHORITY" add ":$DISPLAY_NUM" . "$cookie"
+    entry="$(xauth -q -f "$XAUTHORITY" nlist ":$DISPLAY_NUM")"
+    printf '%s\n' "ffff${entry:4}" | xauth -q -f "$XAUTHORITY" nmerge -
+}
+
 start_xvfb() {
     if ! skip_if_running xvfb; then
         if display_answers; then
@@ -19,11 +31,13 @@ start_xvfb() {
                 rm -f "$lock" "/tmp/.X11-unix/X$DISPLAY_NUM"
             fi
         fi
+        make_xauthority
         log "starting Xvfb ${WIDTH}x${HEIGHT}x24"
         # -noreset: otherwise Xvfb resets whenever its last client leaves and drops the
         # connections that arrive meanwhile (back-to-back xdotool calls fail at random).
+        # -auth: only a client holding the cookie in $XAUTHORITY may connect.
         start_part xvfb Xvfb ":$DISPLAY_NUM" -screen 0 "${WIDTH}x${HEIGHT}x24" -dpi 96 -nolisten tcp \
-            -noreset
+            -noreset -auth "$XAUTHORITY"
     fi
     wait_for xvfb display_answers
 }
@@ -78,7 +92,7 @@ start_tint2() {
 
 start_x11vnc() {
     if ! skip_if_running x11vnc; then
-        local args=(-display ":$DISPLAY_NUM" -rfbport "$VNC_PORT" -listen "$BIND_ADDR" -noipv6
+        local args=(-display ":$DISPLAY_NUM" -auth "$XAUTHORITY" -rfbport "$VNC_PORT" -listen "$BIND_ADDR" -noipv6
             -forever -shared -wait 50 -loop500 -quiet)
         if [[ -n "${VNC_PASSWORD:-}" ]]; then
             (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$STATE_DIR/vncpasswd")

@@ -15,9 +15,9 @@ if [[ -z "${PYTHON:-}" ]]; then
 fi
 
 track_webapp
-mkdir -p "$STATE_DIR"
+private_dir "$STATE_DIR"
 
-app_env=(env -u COMPUTER_USE_DESKTOP
+app_env=(env -u COMPUTER_USE_DESKTOP -u ACCESS_TOKEN -u VNC_PASSWORD
     "DISPLAY_NUM=$DISPLAY_NUM" "DISPLAY=:$DISPLAY_NUM" "WIDTH=$WIDTH" "HEIGHT=$HEIGHT"
     "STATE_DIR=$DESKTOP_STATE_DIR" "NOVNC_PORT=$NOVNC_PORT" "BIND_ADDR=$BIND_ADDR"
     "PYTHONUNBUFFERED=1")
@@ -25,7 +25,8 @@ app_env=(env -u COMPUTER_USE_DESKTOP
 start_streamlit() {
     if ! skip_if_running streamlit; then
         log "starting streamlit on $BIND_ADDR:$STREAMLIT_PORT"
-        (cd "$ROOT" && start_part --same-group streamlit "${app_env[@]}" "$PYTHON" -m streamlit run \
+        (cd "$ROOT" && umask 077 && start_part --same-group --keep-secrets streamlit \
+            "${app_env[@]}" "$PYTHON" -m streamlit run \
             "$ROOT/computer_use_demo/streamlit.py" \
             --server.port "$STREAMLIT_PORT" --server.address "$BIND_ADDR" \
             --server.headless true --server.fileWatcherType none \

@@ -38,7 +38,15 @@ def desktop(
 ) -> Iterator[Stack]:
     stack = stack_env(tmp_path)
     with running_stack(stack, webapp=False):
-        for name in ("DISPLAY_NUM", "WIDTH", "HEIGHT", "VNC_PORT", "NOVNC_PORT", "STATE_DIR"):
+        for name in (
+            "DISPLAY_NUM",
+            "WIDTH",
+            "HEIGHT",
+            "VNC_PORT",
+            "NOVNC_PORT",
+            "STATE_DIR",
+            "XAUTHORITY",
+        ):
             monkeypatch.setenv(name, stack.env[name])
         monkeypatch.setenv("BIND_ADDR", "127.0.0.1")
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-reset-test-000000")

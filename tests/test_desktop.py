@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 import urllib.request
@@ -33,6 +34,7 @@ IMAGE = Path(__file__).resolve().parent.parent / "image"
 DISPLAYS = range(69, 49, -1)  # from the top of the range: test_computer starts at the bottom
 VNC_PORTS = range(5950, 5970)
 NOVNC_PORTS = range(6150, 6170)
+SECRET = "sk-ant-desktop-secret-0123456789"
 
 
 @dataclass
@@ -85,6 +87,11 @@ def make_env(state: Path, **extra: str) -> dict[str, str]:
         "HEIGHT": "768",
         "STATE_DIR": str(state),
         "READY_TIMEOUT": "60",
+        # The clients of the test (xprop, xdotool, the computer tool) use the desktop's cookie.
+        "XAUTHORITY": str(state / "Xauthority"),
+        # A secret in the environment that starts the desktop: no part may inherit it.
+        "ANTHROPIC_API_KEY": SECRET,
+        "AWS_SECRET_ACCESS_KEY": SECRET,
         **extra,
     }
     env.pop("DISPLAY", None)
@@ -124,9 +131,17 @@ def wait_until(check, timeout: float, what: str) -> None:  # type: ignore[no-unt
         time.sleep(0.2)
 
 
-def x(desktop: Desktop, *argv: str) -> subprocess.CompletedProcess[str]:
+def x(desktop: Desktop, *argv: str, cookie: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DISPLAY": f":{desktop.display}"}
+    env["XAUTHORITY"] = desktop.env["XAUTHORITY"] if cookie else "/nonexistent"
     return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def with_cookie(desktop: Desktop, monkeypatch: pytest.MonkeyPatch) -> Desktop:
+    """The in-process X clients (the computer tool, its screenshots) find the cookie too."""
+    monkeypatch.setenv("XAUTHORITY", desktop.env["XAUTHORITY"])
+    return desktop
 
 
 def test_every_part_is_up(desktop: Desktop) -> None:
@@ -145,6 +160,25 @@ def test_every_part_is_up(desktop: Desktop) -> None:
         assert response.status == 200 and b"noVNC" in response.read()
     for part in ("xvfb", "mutter", "tint2", "x11vnc", "novnc"):
         assert desktop.pid(part) in desktop.processes(), part
+
+
+def test_the_desktop_is_private(desktop: Desktop) -> None:
+    """Only cookie holders reach the display; the state folder, cookie and logs are ours
+    alone; no part (nor what is launched from the panel) inherits a secret."""
+    assert x(desktop, "xdpyinfo").returncode == 0
+    refused = x(desktop, "xdpyinfo", cookie=False)
+    assert refused.returncode != 0 and "unable to open display" in refused.stderr
+    assert stat.S_IMODE(desktop.state.stat().st_mode) == 0o700
+    cookie = Path(desktop.env["XAUTHORITY"])
+    assert stat.S_IMODE(cookie.stat().st_mode) == 0o600 and cookie.stat().st_size > 16
+    logs = list(desktop.state.glob("*.log"))
+    assert {p.stem for p in logs} >= {"xvfb", "mutter", "tint2", "x11vnc", "novnc"}
+    for log in logs:
+        assert stat.S_IMODE(log.stat().st_mode) == 0o600, log
+    for pid in desktop.processes():
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert SECRET.encode() not in environ, f"pid {pid} has a secret in its environment"
+        assert f"XAUTHORITY={cookie}".encode() in environ.split(b"\0"), pid
 
 
 def test_starting_again_is_harmless(desktop: Desktop) -> None:
@@ -176,7 +210,8 @@ def test_vnc_server_comes_back_when_it_dies(desktop: Desktop) -> None:
     wait_until(answers, 30, "x11vnc to serve again")
 
 
-def test_firefox_launcher_opens_firefox(desktop: Desktop) -> None:
+def test_firefox_launcher_opens_firefox(with_cookie: Desktop) -> None:
+    desktop = with_cookie
     computer = ComputerTool20250124(width=1024, height=768, display_num=desktop.display)
 
     def firefox_window() -> bool:
@@ -188,8 +223,9 @@ def test_firefox_launcher_opens_firefox(desktop: Desktop) -> None:
     wait_until(firefox_window, 120, "a Firefox window")
 
 
-def test_settled_screenshot_shows_the_menu_a_click_opens(desktop: Desktop) -> None:
+def test_settled_screenshot_shows_the_menu_a_click_opens(with_cookie: Desktop) -> None:
     """Settling must catch what a click shows at once: Firefox's context menu, complete."""
+    desktop = with_cookie
     computer = ComputerTool20250124(width=1024, height=768, display_num=desktop.display)
     window = x(desktop, "xdotool", "search", "--onlyvisible", "--class", "firefox").stdout.split()
     assert window, "needs the Firefox window of the launcher test"
@@ -282,3 +318,43 @@ def test_entrypoint_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         force_stop(desk)
+
+
+def test_a_state_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None:
+    """Another local user pre-creates the state folder: start fails and says why."""
+    foreign = tmp_path / "planted"
+    foreign.mkdir(mode=0o777)
+    os.chown(foreign, 65534, 65534)  # nobody
+    desk = Desktop(make_env(foreign), foreign)
+    try:
+        result = desk.run("start_desktop.sh")
+    finally:
+        force_stop(desk)
+    assert result.returncode != 0
+    assert f"the state folder {foreign} belongs to nobody" in result.stderr
+    assert "refusing to start" in result.stderr and "STATE_DIR" in result.stderr
+    assert desk.processes() == [] and not list(foreign.iterdir())
+    # A symbolic link in its place is refused too (it could point anywhere).
+    link = tmp_path / "link"
+    link.symlink_to(foreign)
+    result = Desktop(make_env(link), link).run("start_desktop.sh")
+    assert result.returncode != 0 and "not a plain folder" in result.stderr
+
+
+def test_default_state_folder_is_private(tmp_path: Path) -> None:
+    """No STATE_DIR: the folder is in $XDG_RUNTIME_DIR (made 0700), not a guessable /tmp one."""
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    env = make_env(tmp_path, XDG_RUNTIME_DIR=str(runtime))
+    env.pop("STATE_DIR")
+    done = subprocess.run(
+        ["bash", "-c", f"source {IMAGE / 'lib.sh'} && echo $STATE_DIR && echo $XAUTHORITY"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    state, xauthority = done.stdout.split()
+    assert state == f"{runtime}/computer-use-{env['DISPLAY_NUM']}"
+    assert xauthority == f"{state}/Xauthority"
+    assert stat.S_IMODE(Path(state).stat().st_mode) == 0o700

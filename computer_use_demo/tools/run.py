@@ -1,6 +1,8 @@
 """The one place that starts subprocesses: argv lists only, never a shell string.
 
-Each child gets its own process group so that stopping it ends everything it started.
+Each child gets its own process group so that stopping it ends everything it started, and an
+environment without secrets (``redaction.scrubbed_env``): the agent's shell, xdotool, and the
+apps the agent starts never see a provider key, however they were asked to run.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import contextlib
 import os
 import shlex
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from ..redaction import scrubbed_env
 
 TRUNCATED_MESSAGE: str = (
     "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
@@ -37,16 +41,17 @@ async def spawn(
     cmd: Sequence[str] | str,
     *,
     stdin: int | None = asyncio.subprocess.DEVNULL,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     cwd: str | None = None,
 ) -> asyncio.subprocess.Process:
-    """Start ``cmd`` in a new process group with piped stdout/stderr."""
+    """Start ``cmd`` in a new process group with piped stdout/stderr, with ``env`` (default:
+    ours) minus every secret."""
     return await asyncio.create_subprocess_exec(
         *_argv(cmd),
         stdin=stdin,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=env,
+        env=scrubbed_env(env),
         cwd=cwd,
         start_new_session=True,
     )
@@ -78,7 +83,7 @@ async def run(
     truncate_after: int | None = MAX_RESPONSE_LEN,
     *,
     input: bytes | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[int, str, str]:
     """Run ``cmd`` to completion; return (returncode, stdout, stderr), both truncated.
 

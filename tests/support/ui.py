@@ -189,6 +189,8 @@ def stack_env(tmp: Path, *, extra: dict[str, str] | None = None) -> Stack:
         VNC_PORT=str(vnc_port),
         BIND_ADDR="127.0.0.1",
         STATE_DIR=str(state),
+        # The test's own X clients use the desktop's cookie (Xvfb admits no one else).
+        XAUTHORITY=str(state / "Xauthority"),
         READY_TIMEOUT="60",
         AWS_EC2_METADATA_DISABLED="true",
         NO_GCE_CHECK="True",

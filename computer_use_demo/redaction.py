@@ -1,0 +1,178 @@
+"""Secrets: which names hold one, which values are one, and taking them out.
+
+The one place for both rules, reused everywhere a secret could leak:
+
+- by name: an HTTP header, a JSON key or URL parameter (``redact_headers``, ``is_secret_name``)
+  and an environment variable (``is_secret_env``): the agent's shell and every process the
+  tools start run with ``scrubbed_env``, so ``env`` in the agent's bash shows no provider key;
+- by value: a known secret (the provider keys in our environment, the key typed in the
+  sidebar) is replaced by ``[REDACTED]`` wherever it turns up in text that is shown or saved:
+  the chat, the HTTP log, saved sessions, the HTML replay (``scrub``, ``redact_json``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from itertools import pairwise
+from typing import Any
+
+REDACTED = "[REDACTED]"
+#: Shorter values are not replaced: they would blank out ordinary words.
+MIN_SECRET_LENGTH = 8
+
+#: A header is secret when one of the words of its name is one of these (x-api-key,
+#: authorization, cookie, x-amz-security-token, x-goog-api-key, ...). Whole words, so that
+#: anthropic-ratelimit-tokens-remaining stays readable.
+SECRET_HEADER_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "auth",
+        "authorization",
+        "token",
+        "secret",
+        "password",
+        "cookie",
+        "credential",
+        "credentials",
+        "signature",
+    }
+)
+
+#: Environment variables that hold a provider credential or one of ours, by name; anything
+#: ending in _API_KEY, _TOKEN or _PASSWORD, or containing _SECRET, counts too.
+SECRET_ENV_NAMES = frozenset(
+    {
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "ANTHROPIC_VERTEX_ACCESS_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_API_KEY",
+        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE",
+        "ACCESS_TOKEN",
+        "VNC_PASSWORD",
+        "API_KEY",
+    }
+)
+SECRET_ENV_SUFFIXES = ("_API_KEY", "_TOKEN", "_PASSWORD")
+SECRET_ENV_PARTS = ("_SECRET",)
+#: Values of these secret variables are paths, not secrets: removed from the environment, but
+#: not replaced in text (every mention of the folder would turn into [REDACTED]).
+PATH_ENV_NAMES = frozenset({"GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE"})
+
+
+def name_words(name: str) -> frozenset[str]:
+    """The words of a header, key or parameter name, and each two neighbours run together:
+    ``x-api-key`` gives x, api, key, xapi, apikey; ``sessionToken`` gives session, token, ..."""
+    split = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    words = re.findall(r"[a-z0-9]+", split)
+    return frozenset(words) | {a + b for a, b in pairwise(words)}
+
+
+def is_secret_name(name: str, secret_words: frozenset[str]) -> bool:
+    """Whether a word of ``name`` is one of ``secret_words`` (not merely contains one:
+    ``max_tokens`` is no token)."""
+    return not secret_words.isdisjoint(name_words(name))
+
+
+def is_secret_header(name: str) -> bool:
+    return is_secret_name(name, SECRET_HEADER_WORDS)
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers as a dict with lower-case names, every credential replaced by ``[REDACTED]``.
+
+    The one list of secret header names: the loop applies it before an ApiExchange exists, and
+    whatever shows headers again (the UI's HTTP log) uses the same rule.
+    """
+    return {
+        name.lower(): REDACTED if is_secret_header(name) else value
+        for name, value in headers.items()
+    }
+
+
+def is_secret_env(name: str) -> bool:
+    """Whether the environment variable ``name`` holds a secret (image/lib.sh has the same rule
+    for the desktop's processes; tests/test_redaction.py checks that the two agree)."""
+    upper = name.upper()
+    return (
+        upper in SECRET_ENV_NAMES
+        or upper.endswith(SECRET_ENV_SUFFIXES)
+        or any(part in upper for part in SECRET_ENV_PARTS)
+    )
+
+
+def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: ours) without a secret: what every process the tools start gets."""
+    env = os.environ if env is None else env
+    return {k: v for k, v in env.items() if not is_secret_env(k)}
+
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
+
+
+def remember_secret(value: str | None) -> None:
+    """Count ``value`` (a key typed in the sidebar, say) as a secret from now on."""
+    value = (value or "").strip()
+    if len(value) >= MIN_SECRET_LENGTH:
+        with _known_lock:
+            _known.add(value)
+
+
+def known_secrets(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Every secret value we know of: our environment's secret variables and the remembered
+    ones, longest first (so a secret that contains another is replaced whole)."""
+    env = os.environ if env is None else env
+    values = {
+        v.strip()
+        for k, v in env.items()
+        if is_secret_env(k) and k.upper() not in PATH_ENV_NAMES and v
+    }
+    with _known_lock:
+        values |= _known
+    return tuple(sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every occurrence of a known secret value replaced by ``[REDACTED]``."""
+    for secret in known_secrets() if secrets is None else secrets:
+        if secret and len(secret) >= MIN_SECRET_LENGTH and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_json(value: Any, secrets: Iterable[str] | None = None) -> Any:
+    """A JSON-like value with every secret value in its strings replaced.
+
+    Returns ``value`` itself when nothing changed, so callers can tell cheaply. Inline base64
+    image data is left alone (it holds no text, and scanning megabytes per render costs).
+    """
+    found = tuple(
+        s for s in (known_secrets() if secrets is None else secrets) if len(s) >= MIN_SECRET_LENGTH
+    )
+    if not found:
+        return value
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, str):
+            return scrub(v, found)
+        if isinstance(v, dict):
+            if v.get("type") == "base64" and isinstance(v.get("data"), str):
+                return v
+            out = {k: walk(x) for k, x in v.items()}
+            return v if all(out[k] is v[k] for k in v) else out
+        if isinstance(v, list | tuple):
+            items = [walk(x) for x in v]
+            return v if all(a is b for a, b in zip(items, v, strict=True)) else type(v)(items)
+        return v
+
+    return walk(value)

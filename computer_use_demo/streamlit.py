@@ -28,6 +28,7 @@ from computer_use_demo import models, ui_runner, ui_settings
 from computer_use_demo.events import Event
 from computer_use_demo.history import STOPPED_BY_USER
 from computer_use_demo.loop import APIProvider, LoopConfig
+from computer_use_demo.redaction import known_secrets, remember_secret
 from computer_use_demo.replay import render_html
 from computer_use_demo.tools.groups import TOOL_VERSIONS
 from computer_use_demo.tools.run import run as run_command
@@ -45,8 +46,11 @@ from computer_use_demo.ui_settings import (
     PROVIDERS,
     SYSTEM_PROMPT_FILE,
     Settings,
+    api_key_source,
     auth_error,
+    cloud_credentials_source,
     default_model,
+    delete_text,
     load_settings,
     model_defaults,
     save_settings,
@@ -171,6 +175,7 @@ def setup_state() -> None:
     if "cfg" in ss:
         return
     ss.cfg = asdict(load_settings())
+    remember_secret(ss.cfg["api_key"])  # redacted wherever it may turn up
     ss.setdefault("save_error", None)
 
 
@@ -214,12 +219,46 @@ def on_change(name: str) -> None:
         _apply_model(default_model(ss[name]))
     elif name == "model":
         _apply_model(ss[name])
-    if name == "api_key":
-        _save("API key", lambda: save_text(ui_settings.API_KEY_FILE, ss.cfg["api_key"].strip()))
-    elif name == "system_prompt_suffix":
+    if name == "system_prompt_suffix":
         _save("system prompt", lambda: save_text(SYSTEM_PROMPT_FILE, ss.cfg[name]))
     else:
         _save("settings", lambda: save_settings(current_settings()))
+
+
+def _take_new_key() -> None:
+    """A key was typed: use it, save it (0600), forget the typed value (never sent back)."""
+    typed = str(ss.get("new_api_key") or "").strip()
+    ss.new_api_key = ""
+    if not typed:
+        return
+    ss.cfg["api_key"] = typed
+    remember_secret(typed)
+    _save("API key", lambda: save_text(ui_settings.API_KEY_FILE, typed))
+
+
+def _clear_key() -> None:
+    """Forget the key for this session and remove the saved one."""
+    ss.cfg["api_key"] = ""
+    _save("API key", lambda: delete_text(ui_settings.API_KEY_FILE))
+
+
+def api_key_field() -> None:
+    """Whether a key is set and where from, a field to replace it, a button to clear it.
+
+    The key's value is never rendered (not even as a password field's value): whoever can
+    open the page could read it from the page.
+    """
+    is_set = bool(ss.cfg["api_key"].strip())
+    st.caption(f"Claude API key: {api_key_source(ss.cfg['api_key'])}")
+    st.text_input(
+        "Replace the Claude API key" if is_set else "Claude API Key",
+        type="password",
+        key="new_api_key",
+        placeholder="sk-ant-...",
+        on_change=_take_new_key,
+    )
+    if is_set:
+        st.button("Clear the API key", key="clear_api_key", on_click=_clear_key)
 
 
 def settings_sidebar() -> None:
@@ -229,7 +268,9 @@ def settings_sidebar() -> None:
     st.radio("API Provider", options=PROVIDERS, format_func=str.title, **kw("provider"))
     st.text_input("Model", **kw("model"))
     if ss.cfg["provider"] == "anthropic":
-        st.text_input("Claude API Key", type="password", **kw("api_key"))
+        api_key_field()
+    else:
+        st.caption(cloud_credentials_source(ss.cfg["provider"]))
     st.number_input(
         "Only send N most recent images",
         min_value=0,
@@ -305,14 +346,9 @@ def settings_problem(settings: Settings) -> str | None:
 
 
 def secrets() -> list[str]:
-    """Values never to show, wherever they turn up."""
-    names = (
-        "ANTHROPIC_API_KEY",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "ANTHROPIC_AUTH_TOKEN",
-    )
-    return [v for v in (ss.cfg["api_key"], *(os.environ.get(n, "") for n in names)) if v]
+    """Values never to show, wherever they turn up (``redaction.known_secrets``)."""
+    remember_secret(ss.cfg["api_key"])
+    return list(known_secrets())
 
 
 def check_auth() -> str | None:

@@ -189,6 +189,57 @@ def save_settings(settings: Settings, env: Mapping[str, str] | None = None) -> N
     save_text(SETTINGS_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n", env)
 
 
+def delete_text(name: str, env: Mapping[str, str] | None = None) -> None:
+    """Remove a config file (missing is fine). Raises OSError."""
+    with contextlib.suppress(FileNotFoundError):
+        (config_dir(env) / name).unlink()
+
+
+def api_key_source(api_key: str, env: Mapping[str, str] | None = None) -> str:
+    """Where the key in use comes from, said without its value (the sidebar shows this
+    instead of the key: a value sent to the browser is readable by anyone who opens the page)."""
+    env = os.environ if env is None else env
+    key = api_key.strip()
+    if not key:
+        return "not set"
+    if load_text(API_KEY_FILE, env) == key:
+        return f"set, saved in {config_dir(env) / API_KEY_FILE}"
+    if env.get("ANTHROPIC_API_KEY", "").strip() == key:
+        return "set, from the environment (ANTHROPIC_API_KEY)"
+    return "set for this session only (it could not be saved)"
+
+
+def cloud_credentials_source(provider: str, env: Mapping[str, str] | None = None) -> str:
+    """Where Bedrock's or Vertex's credentials would come from, without any value."""
+    env = os.environ if env is None else env
+    home = Path(env.get("HOME") or str(Path.home()))
+    if provider == "bedrock":
+        if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+            names = "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"
+            if env.get("AWS_SESSION_TOKEN"):
+                names += ", AWS_SESSION_TOKEN"
+            return f"AWS credentials: from the environment ({names})"
+        if env.get("AWS_PROFILE"):
+            return f"AWS credentials: profile {env['AWS_PROFILE']} (AWS_PROFILE)"
+        shared = Path(env.get("AWS_SHARED_CREDENTIALS_FILE") or home / ".aws" / "credentials")
+        if shared.is_file():
+            return f"AWS credentials: from {shared}"
+        return "AWS credentials: not found here (an instance role may still provide them)"
+    if provider == "vertex":
+        if env.get(VERTEX_ACCESS_TOKEN_ENV):
+            return f"Google credentials: an access token from the environment ({VERTEX_ACCESS_TOKEN_ENV})"
+        if env.get("GOOGLE_APPLICATION_CREDENTIALS"):
+            return (
+                f"Google credentials: from {env['GOOGLE_APPLICATION_CREDENTIALS']} "
+                "(GOOGLE_APPLICATION_CREDENTIALS)"
+            )
+        adc = Path(env.get("CLOUDSDK_CONFIG") or home / ".config" / "gcloud")
+        if (adc / "application_default_credentials.json").is_file():
+            return "Google credentials: gcloud's application default credentials"
+        return "Google credentials: not found here (a metadata server may still provide them)"
+    return ""
+
+
 def auth_error(provider: str, api_key: str, env: Mapping[str, str] | None = None) -> str | None:
     """Why this provider cannot be used yet, as a sentence for the user; None when it can."""
     env = os.environ if env is None else env

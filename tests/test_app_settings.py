@@ -11,9 +11,13 @@ from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import models
 from computer_use_demo.ui_settings import load_settings
-from tests.support.ui import app, ui_home  # noqa: F401 - fixture
+from tests.support.ui import all_text, app, ui_home  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("ui_home")
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
 
 
 def warnings(at: AppTest) -> list[str]:
@@ -49,7 +53,8 @@ def test_api_key_is_saved_0600_and_loaded_before_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     at = app()
-    at.text_input(key="api_key").input("sk-ant-typed-key-0001").run()
+    assert "Claude API key: not set" in captions(at)
+    at.text_input(key="new_api_key").input("sk-ant-typed-key-0001").run()
     key_file = ui_home / "api_key"
     assert key_file.read_text() == "sk-ant-typed-key-0001"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -59,16 +64,41 @@ def test_api_key_is_saved_0600_and_loaded_before_the_environment(
     assert at.chat_input[0].placeholder.startswith("Type a message to send to Claude")
     assert [t.label for t in at.tabs] == ["Chat", "HTTP Exchange Logs"]
 
+    # The field is emptied at once: the value never goes back to the browser.
+    assert at.text_input(key="new_api_key").value == ""
+    assert f"Claude API key: set, saved in {key_file}" in captions(at)
+    assert "sk-ant-typed-key-0001" not in all_text(at.sidebar)
+
     # A new tab loads the saved key; the file wins over the environment (the reference's order).
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env-0002")
-    assert app().text_input(key="api_key").value == "sk-ant-typed-key-0001"
+    again = app()
+    assert again.session_state.cfg["api_key"] == "sk-ant-typed-key-0001"
+    assert f"Claude API key: set, saved in {key_file}" in captions(again)
+    assert again.text_input(key="new_api_key").value == ""
     key_file.unlink()
-    assert app().text_input(key="api_key").value == "sk-ant-from-env-0002"
+    from_env = app()
+    assert "Claude API key: set, from the environment (ANTHROPIC_API_KEY)" in captions(from_env)
+    assert from_env.session_state.cfg["api_key"] == "sk-ant-from-env-0002"
+    assert "sk-ant-from-env-0002" not in all_text(from_env.sidebar)
+
+
+def test_api_key_can_be_replaced_and_cleared(ui_home: Path) -> None:  # noqa: F811
+    at = app()
+    at.text_input(key="new_api_key").input("sk-ant-first-key-0001").run()
+    assert at.text_input(key="new_api_key").label == "Replace the Claude API key"
+    at.text_input(key="new_api_key").input("sk-ant-second-key-0002").run()
+    assert (ui_home / "api_key").read_text() == "sk-ant-second-key-0002"
+    assert auth_warning(at) is None
+    at.button(key="clear_api_key").click().run()
+    assert not (ui_home / "api_key").exists()
+    assert "Claude API key: not set" in captions(at)
+    assert "Enter your Claude API key" in (auth_warning(at) or "")
+    assert "Claude API key: not set" in captions(app())
 
 
 def test_every_setting_persists_across_sessions(ui_home: Path) -> None:  # noqa: F811
     at = app()
-    at.text_input(key="api_key").input("sk-ant-key-0003").run()
+    at.text_input(key="new_api_key").input("sk-ant-key-0003").run()
     at.number_input(key="only_n_most_recent_images").set_value(5).run()
     at.text_area(key="system_prompt_suffix").input("Always answer in French.").run()
     at.checkbox(key="hide_images").check().run()
@@ -142,7 +172,7 @@ def test_unwritable_config_dir_is_reported_not_fatal(
     blocker.write_text("")
     monkeypatch.setenv("CONFIG_DIR", str(blocker / "anthropic"))
     at = app()
-    at.text_input(key="api_key").input("sk-ant-key-0004").run()
+    at.text_input(key="new_api_key").input("sk-ant-key-0004").run()
     assert not at.exception
     assert any("Could not save the API key" in w for w in warnings(at))
     # The key still applies to this session; sending says why nothing can be saved.
@@ -157,13 +187,20 @@ def test_auth_messages_per_provider(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     # Bedrock: no key field, a message about AWS credentials, then about the region.
     at.radio(key="provider").set_value("bedrock").run()
     assert at.text_input(key="model").value == models.DEFAULT_MODELS["bedrock"]
-    assert not [t for t in at.text_input if t.key == "api_key"]
+    assert not [t for t in at.text_input if t.key == "new_api_key"]
     assert "AWS credentials" in (auth_warning(at) or "")
+    assert any(c.startswith("AWS credentials: not found here") for c in captions(at))
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-example-secret-example")
     at.radio(key="provider").set_value("anthropic").run()
     at.radio(key="provider").set_value("bedrock").run()
     assert "AWS_REGION" in (auth_warning(at) or "")
+    shown = captions(at)
+    assert (
+        "AWS credentials: from the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)" in shown
+    )
+    assert "AWS_ACCESS_KEY_ID" in all_text(at.sidebar)
+    assert "secret-example-secret-example" not in all_text(at.sidebar)
     monkeypatch.setenv("AWS_REGION", "us-west-2")
     at.radio(key="provider").set_value("vertex").run()
     # Vertex: the region first, then the Google credentials.

@@ -298,26 +298,18 @@ def tty_recorder(
     xga: XDisplay, apps: Callable[..., App], tmp_path: Path
 ) -> tuple[ComputerTool20250124, Path]:
     """An xterm whose tty (no line editing, no echo) is copied byte for byte into a file."""
+    computer = tool(ComputerTool20250124, xga)
+    return computer, start_recorder(apps, xga, tmp_path)
+
+
+def start_recorder(apps: Callable[..., App], display: XDisplay, tmp_path: Path) -> Path:
+    """Start the recording xterm at the top left of ``display``; the file it writes to."""
     out = tmp_path / "typed.bin"
     out.touch()
-    term = apps(
-        xga,
-        [
-            "xterm",
-            "-u8",
-            "-geometry",
-            "80x24+0+0",
-            "-T",
-            "recorder",
-            "-e",
-            "sh",
-            "-c",
-            f"stty -icanon -echo -isig -ixon; exec cat > {out}",
-        ],
-    )
+    argv = ["xterm", "-u8", "-geometry", "80x24+0+0", "-T", "recorder", "-e", "sh", "-c"]
+    term = apps(display, [*argv, f"stty -icanon -echo -isig -ixon; exec cat > {out}"])
     term.wait_for_window("recorder")
-    computer = tool(ComputerTool20250124, xga)
-    return computer, out
+    return out
 
 
 async def test_typed_text_arrives_verbatim(tty_recorder: tuple[ComputerTool20250124, Path]) -> None:

@@ -23,7 +23,14 @@ from computer_use_demo.tools import ToolCollection
 from computer_use_demo.tools.approval import Approval
 from computer_use_demo.tools.computer_toolset import ComputerToolset20260801
 from tests.support.xvfb import XDisplay, xvfb
-from tests.test_computer import App, start_xev, wait_until, xev_events
+from tests.test_computer import (  # noqa: F401 - apps is a fixture
+    App,
+    apps,
+    start_recorder,
+    start_xev,
+    wait_until,
+    xev_events,
+)
 
 pytestmark = pytest.mark.desktop
 
@@ -41,20 +48,6 @@ def full_hd() -> Iterator[XDisplay]:
 def uhd() -> Iterator[XDisplay]:
     with xvfb(DISPLAYS, 3840, 2160) as display:
         yield display
-
-
-@pytest.fixture
-def apps() -> Iterator[Callable[..., App]]:
-    started: list[App] = []
-
-    def start(display: XDisplay, argv: list[str], log: Path | None = None) -> App:
-        app = App(display, argv, log)
-        started.append(app)
-        return app
-
-    yield start
-    for app in started:
-        app.stop()
 
 
 def toolset(display: XDisplay, **kwargs: Any) -> ComputerToolset20260801:
@@ -130,7 +123,9 @@ async def test_screenshot_is_native_at_full_hd(full_hd: XDisplay) -> None:
 
 
 async def test_click_lands_exactly_and_cursor_position_reports_it(
-    full_hd: XDisplay, apps: Callable[..., App], tmp_path: Path
+    full_hd: XDisplay,
+    apps: Callable[..., App],  # noqa: F811 - the fixture
+    tmp_path: Path,
 ) -> None:
     log = start_xev(apps, full_hd, tmp_path, "button")
     tools = ToolCollection(toolset(full_hd))
@@ -152,7 +147,9 @@ async def test_click_lands_exactly_and_cursor_position_reports_it(
 
 
 async def test_clicks_scale_back_exactly_on_a_screen_too_big_to_send(
-    uhd: XDisplay, apps: Callable[..., App], tmp_path: Path
+    uhd: XDisplay,
+    apps: Callable[..., App],  # noqa: F811 - the fixture
+    tmp_path: Path,
 ) -> None:
     log = start_xev(apps, uhd, tmp_path, "button")
     computer = toolset(uhd)
@@ -173,7 +170,10 @@ async def test_clicks_scale_back_exactly_on_a_screen_too_big_to_send(
     )
 
 
-async def test_zoom_cuts_the_unscaled_screen(uhd: XDisplay, apps: Callable[..., App]) -> None:
+async def test_zoom_cuts_the_unscaled_screen(
+    uhd: XDisplay,
+    apps: Callable[..., App],  # noqa: F811 - the fixture
+) -> None:
     term = apps(uhd, ["xterm", "-geometry", "40x5+0+0", "-T", "zoomtest", "-e", "sleep 600"])
     term.wait_for_window("zoomtest")
     computer = toolset(uhd)
@@ -191,28 +191,12 @@ async def test_zoom_cuts_the_unscaled_screen(uhd: XDisplay, apps: Callable[..., 
 
 @pytest.fixture
 def recorder(
-    full_hd: XDisplay, apps: Callable[..., App], tmp_path: Path
+    full_hd: XDisplay,
+    apps: Callable[..., App],  # noqa: F811 - the fixture
+    tmp_path: Path,
 ) -> tuple[ComputerToolset20260801, Path]:
     """An xterm whose tty is copied byte for byte into a file."""
-    out = tmp_path / "typed.bin"
-    out.touch()
-    term = apps(
-        full_hd,
-        [
-            "xterm",
-            "-u8",
-            "-geometry",
-            "80x24+0+0",
-            "-T",
-            "recorder",
-            "-e",
-            "sh",
-            "-c",
-            f"stty -icanon -echo -isig -ixon; exec cat > {out}",
-        ],
-    )
-    term.wait_for_window("recorder")
-    return toolset(full_hd), out
+    return toolset(full_hd), start_recorder(apps, full_hd, tmp_path)
 
 
 async def test_type_types_and_key_repeats(

@@ -56,6 +56,21 @@ def screenshot_run(steps: int) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- tool results and responses
 
 
+def response(*content: dict[str, Any]) -> BetaMessage:
+    """An API response with these content blocks, as the SDK parses it."""
+    return BetaMessage.model_validate(
+        {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude",
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 1, "output_tokens": 1},
+            "content": list(content),
+        }
+    )
+
+
 def test_tool_result_block_carries_output_image_and_system_note() -> None:
     image = png_b64()
     block = h.tool_result_block(ToolResult(output="done", base64_image=image, system="s"), "id1")
@@ -121,27 +136,17 @@ def test_jpeg_screenshots_are_labelled_jpeg() -> None:
 
 
 def test_response_to_params_keeps_thinking_signature_and_drops_empty_text() -> None:
-    message = BetaMessage.model_validate(
+    message = response(
+        {"type": "thinking", "thinking": "hmm", "signature": "sig=="},
+        {"type": "redacted_thinking", "data": "opaque"},
+        {"type": "text", "text": ""},
+        {"type": "text", "text": "Let me look."},
         {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude",
-            "stop_reason": "tool_use",
-            "usage": {"input_tokens": 1, "output_tokens": 1},
-            "content": [
-                {"type": "thinking", "thinking": "hmm", "signature": "sig=="},
-                {"type": "redacted_thinking", "data": "opaque"},
-                {"type": "text", "text": ""},
-                {"type": "text", "text": "Let me look."},
-                {
-                    "type": "tool_use",
-                    "id": "toolu_1",
-                    "name": "computer",
-                    "input": {"action": "screenshot"},
-                },
-            ],
-        }
+            "type": "tool_use",
+            "id": "toolu_1",
+            "name": "computer",
+            "input": {"action": "screenshot"},
+        },
     )
     assert h.response_to_params(message.content) == [
         {"type": "thinking", "thinking": "hmm", "signature": "sig=="},
@@ -158,25 +163,15 @@ def test_response_to_params_keeps_thinking_signature_and_drops_empty_text() -> N
 
 def test_toolset_member_calls_keep_their_toolset_name() -> None:
     """A member tool_use keeps ``toolset_name`` when sent back; its result echoes it."""
-    message = BetaMessage.model_validate(
+    message = response(
         {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude",
-            "stop_reason": "tool_use",
-            "usage": {"input_tokens": 1, "output_tokens": 1},
-            "content": [
-                {
-                    "type": "tool_use",
-                    "id": "toolu_1",
-                    "name": "left_click",
-                    "input": {"coordinate": [1, 2]},
-                    "toolset_name": "computer",
-                },
-                {"type": "tool_use", "id": "toolu_2", "name": "bash", "input": {"command": "ls"}},
-            ],
-        }
+            "type": "tool_use",
+            "id": "toolu_1",
+            "name": "left_click",
+            "input": {"coordinate": [1, 2]},
+            "toolset_name": "computer",
+        },
+        {"type": "tool_use", "id": "toolu_2", "name": "bash", "input": {"command": "ls"}},
     )
     member, plain = h.response_to_params(message.content)
     assert member["toolset_name"] == "computer" and "toolset_name" not in plain

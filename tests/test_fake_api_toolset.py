@@ -214,3 +214,21 @@ def test_older_models_may_use_the_single_tool(fake_api: FakeAnthropicAPI) -> Non
 )
 def test_provider_spellings_of_toolset_models(spelling: str, model: str) -> None:
     assert base_model(spelling) == model and model in TOOLSET_ONLY_MODELS
+
+
+def test_what_needs_no_beta_is_what_the_sdk_lists_as_generally_available() -> None:
+    import typing
+
+    from anthropic.types import ToolUnionParam
+
+    from tests.fake_api.toolset import TOOLSET_TYPES
+    from tests.fake_api.validate import GENERALLY_AVAILABLE, TOOL_TYPE_BETAS
+
+    ga = set()
+    for param in typing.get_args(ToolUnionParam):
+        hint = typing.get_type_hints(param, include_extras=True).get("type")
+        while typing.get_origin(hint) in (typing.Required, typing.NotRequired, typing.Optional):
+            (hint,) = typing.get_args(hint)
+        ga |= {v for v in typing.get_args(hint) if isinstance(v, str)}
+    ours = set(TOOL_TYPE_BETAS) | set(TOOLSET_TYPES)
+    assert GENERALLY_AVAILABLE | set(TOOLSET_TYPES) == ga & ours

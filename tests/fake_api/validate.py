@@ -25,8 +25,9 @@ TOOL_TYPE_BETAS: dict[str, frozenset[str]] = {
     "bash_20250124": frozenset({"computer-use-2025-01-24", "computer-use-2025-11-24"}),
     "computer_20251124": frozenset({"computer-use-2025-11-24"}),
 }
-#: Tool types the API serves without a beta flag (the bash and text editor tools are
-#: generally available; a beta flag that also lists them does no harm).
+#: Tool types the API serves without a beta flag: the bash and text editor tools are generally
+#: available (the SDK's non-beta ToolUnionParam lists them, and no computer_2... tool); a beta
+#: flag that also lists them does no harm.
 GENERALLY_AVAILABLE = frozenset(
     {"bash_20250124", "text_editor_20250124", "text_editor_20250429", "text_editor_20250728"}
 )

@@ -29,6 +29,7 @@ from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessage
 
 from . import history as h
 from .budget import Budget
+from .desktop_lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
 from .events import (
     ApiExchange,
     AssistantBlock,
@@ -111,6 +112,10 @@ class LoopConfig:
     #: Dollar caps (budget.py): a run stops before a call that could pass one.
     max_run_cost_usd: float | None = None
     max_session_cost_usd: float | None = None
+    #: One agent per desktop: a run takes its display's lock or fails (desktop_lock.py).
+    lock_desktop: bool = True
+    #: What the lock says holds the desktop (the app names the session).
+    run_label: str = ""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -377,6 +382,7 @@ async def agent_events(
     owns_tools = tools is None
     owns_client = client is None
     recorder = _Recorder()
+    desktop: DesktopLock | None = None
     stop_waiter = asyncio.ensure_future(stop.wait())  # not tracked: cancelled last, in finally
     try:
         if not run.history:
@@ -401,6 +407,14 @@ async def agent_events(
                 client = client.with_options(middleware=[*client.middleware, recorder])
         except (ProviderError, ValueError) as e:
             yield ErrorEvent(message=str(e), error_type="configuration_error")
+            yield run.done("error")
+            return
+        try:  # one agent per desktop (desktop_lock.py); released in finally, or by the kernel
+            desktop = (
+                hold_desktop(tools.tools, owner=config.run_label) if config.lock_desktop else None
+            )
+        except DesktopUnavailable as e:
+            yield ErrorEvent(message=str(e), error_type=DESKTOP_BUSY)
             yield run.done("error")
             return
 
@@ -541,6 +555,8 @@ async def agent_events(
         stop_waiter.cancel()
         if owns_tools and tools is not None:
             await tools.stop()
+        if desktop is not None:
+            desktop.release()
         if owns_client and client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -613,7 +629,8 @@ async def sampling_loop(
 
     ``messages`` is updated in place to the full history and returned (the reference's
     contract). ``api_response_callback`` gets (request, response, None) for each HTTP attempt
-    and (request, response or None, the exception) for a final failure.
+    and (request, response or None, the exception) for a final failure. Raises
+    DesktopUnavailable, before anything is sent, while another agent uses the desktop.
     """
     config = LoopConfig(
         model=model,
@@ -646,6 +663,8 @@ async def sampling_loop(
             flush()
             held = event
             continue
+        if isinstance(event, ErrorEvent) and event.error_type == DESKTOP_BUSY:
+            raise DesktopUnavailable(event.message)  # nothing was sent: no API error to report
         flush(event if isinstance(event, ErrorEvent) else None)
         if isinstance(event, AssistantBlock):
             output_callback(event.block)  # type: ignore[arg-type]

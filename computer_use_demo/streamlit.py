@@ -25,6 +25,7 @@ from typing import Any
 import streamlit as st
 
 from computer_use_demo import models, ui_runner, ui_settings
+from computer_use_demo.desktop_lock import DesktopBusy
 from computer_use_demo.events import Event
 from computer_use_demo.history import STOPPED_BY_USER
 from computer_use_demo.loop import APIProvider, LoopConfig
@@ -501,10 +502,18 @@ def reset() -> None:
 # ---- the page -------------------------------------------------------------------------------
 
 
-def send(text: str, trajectory: Trajectory | None) -> Trajectory | None:
+def send(
+    text: str, trajectory: Trajectory | None, *, stop_others: bool = False
+) -> Trajectory | None:
+    """Send ``text`` in the session (a new one if None). While another session's agent uses
+    the desktop, the message waits in ``ss.pending_send`` and the page asks first."""
     settings = current_settings()
     if problem := settings_problem(settings):
         st.error(problem)
+        return trajectory
+    session_id = trajectory.id if trajectory is not None else None
+    if not stop_others and ui_runner.runs_elsewhere(session_id):
+        ss.pending_send = {"text": text, "session": session_id}
         return trajectory
     if trajectory is None:
         try:
@@ -514,9 +523,39 @@ def send(text: str, trajectory: Trajectory | None) -> Trajectory | None:
             return None
         select_session(trajectory)
     try:
-        ui_runner.send_message(trajectory, loop_config(settings), text)
+        ui_runner.send_message(trajectory, loop_config(settings), text, stop_others=stop_others)
+    except ui_runner.OtherSessionRunning:  # started meanwhile, in another tab
+        ss.pending_send = {"text": text, "session": trajectory.id}
+    except DesktopBusy as e:  # an agent of another process (the CLI) has the desktop
+        st.error(f"Could not send the message: {e}")
     except Exception as e:  # a bad setting or a stuck run: say so, keep the session
         st.error(f"Could not send the message: {type(e).__name__}: {e}")
+    return trajectory
+
+
+def pending_send(trajectory: Trajectory | None) -> Trajectory | None:
+    """One agent per desktop: ask before stopping another session's agent for a message."""
+    pending = ss.get("pending_send")
+    if not pending:
+        return trajectory
+    target = open_session(pending["session"]) if pending["session"] else None
+    busy = ui_runner.runs_elsewhere(pending["session"])
+    if not busy:  # it finished meanwhile: nothing to stop
+        ss.pending_send = None
+        return send(pending["text"], target)
+    st.warning(
+        f"Claude is still working in another session ({session_label(busy[0].trajectory)}). "
+        "One agent at a time can use the desktop: stop it to send your message?\n\n"
+        f"> {pending['text'][:300]}",
+        icon=":material/desktop_windows:",
+    )
+    left, right = st.columns(2)
+    if left.button("Stop it and send", key="stop_other_and_send", type="primary"):
+        ss.pending_send = None
+        return send(pending["text"], target, stop_others=True)
+    if right.button("Keep it running", key="keep_other_running"):
+        ss.pending_send = None
+        st.rerun()
     return trajectory
 
 
@@ -563,6 +602,7 @@ def main() -> None:
     new_message = st.chat_input(CHAT_PLACEHOLDER)
     if new_message and new_message.strip():
         trajectory = send(new_message, trajectory)
+    trajectory = pending_send(trajectory)
 
     with st.sidebar:
         sessions_sidebar(trajectory)

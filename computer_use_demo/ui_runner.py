@@ -17,9 +17,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .desktop_lock import DesktopBusy, DesktopLock, display_of
 from .events import TRANSIENT, Done, ErrorEvent, Event, Usage, UserMessage
 from .history import heal, is_blank
 from .loop import LoopConfig, agent_events, build_tools
@@ -313,22 +315,76 @@ def send_message(
     *,
     tools: Any = None,
     stop_timeout: float = 30.0,
+    stop_others: bool = False,
 ) -> SessionRun:
-    """Send ``text`` in a session; a run in progress is interrupted first. Raises ValueError
-    for a message with nothing but whitespace (the API refuses it)."""
+    """Send ``text`` in a session; a run in progress in it is interrupted first.
+
+    One agent per desktop: while another session's run uses the desktop this raises
+    OtherSessionRunning (the page asks whether to stop it) unless ``stop_others``, which stops
+    it first; a run of another process (the CLI) raises DesktopBusy. Raises ValueError for a
+    message with nothing but whitespace (the API refuses it). Nothing is recorded then.
+    """
     if is_blank(text):  # before anything stops: an empty message changes nothing
         raise ValueError("the message is empty")
     with _SEND_LOCK:  # two tabs sending at once: one after the other, never two runs
-        return _send(trajectory, config, text, tools=tools, stop_timeout=stop_timeout)
+        return _send(
+            trajectory,
+            config,
+            text,
+            tools=tools,
+            stop_timeout=stop_timeout,
+            stop_others=stop_others,
+        )
+
+
+class OtherSessionRunning(DesktopBusy):
+    """Another session of this app has an agent on the desktop (``run``)."""
+
+    def __init__(self, run: SessionRun) -> None:
+        self.run = run
+        title = run.trajectory.title.strip().splitlines()
+        label = f"session {title[0][:60]!r}" if title else f"session {run.trajectory.id}"
+        super().__init__(display_of(getattr(run.tools, "tools", ())), label)
+
+
+def runs_elsewhere(session_id: str | None) -> list[SessionRun]:
+    """The running agents of sessions other than ``session_id`` (at most one, by design)."""
+    with _RUNS_LOCK:
+        return [r for r in _RUNS.values() if r.running and r.trajectory.id != session_id]
 
 
 def _send(
-    trajectory: Trajectory, config: LoopConfig, text: str, *, tools: Any, stop_timeout: float
+    trajectory: Trajectory,
+    config: LoopConfig,
+    text: str,
+    *,
+    tools: Any,
+    stop_timeout: float,
+    stop_others: bool,
 ) -> SessionRun:
+    others = runs_elsewhere(trajectory.id)
+    if others and not stop_others:
+        raise OtherSessionRunning(others[0])
+    for other in others:
+        if other.stop(stop_timeout) is None:
+            raise RuntimeError(
+                f"the agent of session {other.trajectory.id} did not stop; try again"
+            )
     with _RUNS_LOCK:
         previous = _RUNS.get(trajectory.id)
     if previous is not None and previous.running and previous.stop(stop_timeout) is None:
         raise RuntimeError("the running agent did not stop; try again")
+    if tools is None:
+        tools = session_tools(trajectory.id, config)
+    if config.lock_desktop:  # an agent of another process (the CLI): say so before recording
+        lock = DesktopLock(display_of(getattr(tools, "tools", ())))
+        holder = lock.holder()
+        if holder is not None:
+            raise DesktopBusy(lock.display, holder)
+    label = trajectory.title.strip().splitlines()
+    config = replace(
+        config, run_label=f"chat app session {label[0][:60] if label else trajectory.id}"
+    )
     if previous is not None and previous.done is not None:
         history, prior = previous.done.messages, previous.snapshot()[1]
     else:  # Trajectory.messages() would read the whole session from disk a second time
@@ -339,8 +395,6 @@ def _send(
     interrupted = last_done is not None and last_done.reason == "stopped"
     messages = with_user_message(history, text, interrupted=interrupted)
     user = UserMessage(text=text)
-    if tools is None:
-        tools = session_tools(trajectory.id, config)
     spent = sum(e.cost_usd or 0.0 for e in prior if isinstance(e, Usage))
     run = SessionRun(
         trajectory, config, messages, prior_events=prior, tools=tools, session_spent_usd=spent

@@ -1,8 +1,13 @@
 """Shared pytest set-up. Fixtures of one area live in tests/support/, imported where used."""
 
 import os
+import tempfile
 
 import pytest
+
+# One agent per desktop is enforced with a lock per display (desktop_lock.py): this test run's
+# locks live apart from a real desktop's and from other test runs on the same machine.
+os.environ.setdefault("AGENT_LOCK_DIR", tempfile.mkdtemp(prefix="agent-locks-"))
 
 ARTIFACTS = os.path.join(os.path.dirname(__file__), "..", "test-artifacts")
 

@@ -160,6 +160,28 @@ class BudgetExceeded:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Paused:
+    """The person took the desktop: the run waits at a step boundary (no API call meanwhile).
+
+    ``skipped`` tool calls of the last answer were answered "not run" instead of running.
+    """
+
+    kind: ClassVar[str] = "paused"
+    step: int
+    skipped: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resumed:
+    """The person handed the desktop back; ``text`` and ``screenshot`` (base64, if one could
+    be taken) joined the last user turn, so the model does not act on a stale picture."""
+
+    kind: ClassVar[str] = "resumed"
+    text: str
+    screenshot: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorEvent:
     """The run could not go on (after retries): the API's status and message, if any."""
 
@@ -193,6 +215,8 @@ Event = (
     | TextDelta
     | ThinkingDelta
     | BudgetExceeded
+    | Paused
+    | Resumed
 )
 
 EVENT_TYPES: dict[str, type] = {
@@ -210,6 +234,8 @@ EVENT_TYPES: dict[str, type] = {
         TextDelta,
         ThinkingDelta,
         BudgetExceeded,
+        Paused,
+        Resumed,
     )
 }
 

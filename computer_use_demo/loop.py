@@ -28,6 +28,7 @@ from anthropic import (
 from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
 
 from . import history as h
+from . import pause as pauses
 from .budget import Budget
 from .desktop_lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
 from .events import (
@@ -361,6 +362,7 @@ async def agent_events(
     stop: asyncio.Event | None = None,
     client: Client | None = None,
     session_spent_usd: float = 0.0,
+    pause: pauses.PauseGate | None = None,
 ) -> AsyncIterator[Event]:
     """Run the agent loop on a copy of ``messages`` and report what happens, as events.
 
@@ -376,6 +378,8 @@ async def agent_events(
     (an SDK client with a custom transport: tests, benchmarks, proxies) is used as given and
     not closed; by default the run builds one client from ``config`` and closes it.
     ``session_spent_usd`` is what earlier runs of the session cost (for the session cap).
+    ``pause`` is the person's hold on the desktop (pause.py): while it is taken the run waits
+    at the next step boundary, and goes on with a note and a fresh screenshot.
     """
     run = _Run(h.heal(messages))
     stop = stop if stop is not None else asyncio.Event()
@@ -474,6 +478,9 @@ async def agent_events(
         )
 
         while True:
+            if pause is not None and pause.paused:
+                async for event in pauses.hold(pause, run, tools, stop):
+                    yield event
             if stop.is_set():
                 yield run.done("stopped")
                 return
@@ -541,6 +548,10 @@ async def agent_events(
             if not calls:
                 yield run.done("end_turn")
                 return
+            if pause is not None and pause.paused:  # taken while Claude answered: not run
+                async for event in pauses.hold(pause, run, tools, stop, pending=calls):
+                    yield event
+                continue
 
             run.partial_results = []
             async for event in tools.run_turn(calls, results=run.partial_results, stop=stop):

@@ -560,23 +560,54 @@ def pending_send(trajectory: Trajectory | None) -> Trajectory | None:
 
 
 @st.fragment(run_every=POLL_SECONDS)
-def watch_run(session_id: str, version: int) -> None:
-    """Rerun the page when the running agent reports something new; meanwhile show the
-    answer streaming in (only this fragment reruns for that)."""
+def watch_run(session_id: str, version: int, paused: bool) -> None:
+    """Rerun the page when the running agent reports something new (or the desktop changed
+    hands, from here or the combined page's toggle); meanwhile show the answer streaming in
+    (only this fragment reruns for that)."""
     run = ui_runner.get_run(session_id)
     if run is None or run.version != version or not run.running:
+        st.rerun(scope="app")
+    if ui_runner.desktop_gate().paused != paused:
         st.rerun(scope="app")
     render_live(run.live()[1])
 
 
 def progress(run: ui_runner.SessionRun) -> None:
-    left, right = st.columns([5, 1], vertical_alignment="center")
+    left, middle, right = st.columns([4, 1.3, 1], vertical_alignment="center")
     with left:
         st.info(progress_text(run.run_events()), icon=":material/progress_activity:")
+    with middle:
+        if not ui_runner.desktop_gate().paused:
+            st.button(
+                "Take control",
+                key="take_control",
+                help="Claude pauses after the running action; the desktop is yours",
+                on_click=ui_runner.desktop_gate().take,
+                width="stretch",
+            )
     with right:
         if st.button("Stop", key="stop_agent", type="primary", width="stretch"):
             run.stop()
             st.rerun()
+
+
+def person_in_control() -> None:
+    """While the person holds the desktop: say so, and offer to hand it back."""
+    left, right = st.columns([4, 1.5], vertical_alignment="center")
+    with left:
+        st.warning(
+            "You have control of the desktop. Claude is paused and waits until you hand it "
+            "back; then it gets a fresh screenshot.",
+            icon=":material/front_hand:",
+        )
+    with right:
+        st.button(
+            "Hand back",
+            key="hand_back",
+            type="primary",
+            on_click=ui_runner.desktop_gate().hand_back,
+            width="stretch",
+        )
 
 
 def main() -> None:
@@ -617,6 +648,9 @@ def main() -> None:
             session_cap=ss.cfg["max_session_cost_usd"] or None,
         )
         st.caption(dollars(line))
+    paused = ui_runner.desktop_gate().paused
+    if paused:
+        person_in_control()
     if run is not None:
         progress(run)
 
@@ -626,7 +660,7 @@ def main() -> None:
             st.caption("Type a task below; Claude will use the desktop to do it.")
         render_chat(events, hide_images=ss.cfg["hide_images"])
         if run is not None and trajectory is not None:
-            watch_run(trajectory.id, version)
+            watch_run(trajectory.id, version, paused)
     with http_logs:
         render_exchanges(events, secrets())
 

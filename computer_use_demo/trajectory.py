@@ -32,6 +32,7 @@ from .events import (
     AssistantBlock,
     Done,
     Event,
+    Resumed,
     StepStarted,
     ToolResultEvent,
     UserMessage,
@@ -39,6 +40,7 @@ from .events import (
     redact_event,
     to_json,
 )
+from .pause import note_blocks
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +304,8 @@ def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
                     messages.append({"role": "user", "content": []})
                 block = h.tool_result_block(result, tool_use_id, toolset_name=toolset)
                 messages[-1]["content"].append(block)
+            case Resumed(text=text, screenshot=screenshot):  # joins the last user turn
+                messages.append({"role": "user", "content": note_blocks(text, screenshot)})
             case ApiExchange() | _:
                 pass
     return h.heal(messages)

@@ -24,6 +24,8 @@ from .events import (
     Done,
     ErrorEvent,
     Event,
+    Paused,
+    Resumed,
     StepStarted,
     ToolResultEvent,
     ToolStarted,
@@ -202,6 +204,8 @@ def progress_text(events: Sequence[Event]) -> str:
             running.pop(ev.tool_use_id, None)
     action = next(reversed(running.values()), None) if running else None
     where = f"Step {step}" if step else "Starting"
+    if events and isinstance(events[-1], Paused):
+        return f"{where} · paused: the person has the desktop"
     return f"{where} · {action or 'waiting for Claude'}"
 
 
@@ -276,6 +280,16 @@ def render_done(event: Done) -> None:
         st.warning(f"Stopped after the maximum of {event.steps} steps.")
 
 
+def render_resumed(event: Resumed, hide_images: bool) -> None:
+    """The hand-back: what the model was told, and the screen it was shown."""
+    with st.chat_message("user", avatar=":material/front_hand:"):
+        st.caption(event.text)
+        if event.screenshot and not hide_images:
+            data = image_bytes(event.screenshot)
+            if data is not None:
+                st.image(data, caption="the desktop when it was handed back")
+
+
 def render_live(blocks: Sequence[dict[str, Any]]) -> None:
     """Claude's answer as it streams in (text and thinking so far)."""
     if not blocks:
@@ -304,6 +318,11 @@ def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
             render_tool_result(ev, hide_images)
         elif isinstance(ev, ErrorEvent):
             st.error(format_error(ev), icon=":material/error:")
+        elif isinstance(ev, Paused):
+            skipped = f"; {ev.skipped} action(s) not run" if ev.skipped else ""
+            st.info(f"Paused: the person took the desktop{skipped}.", icon=":material/pause:")
+        elif isinstance(ev, Resumed):
+            render_resumed(ev, hide_images)
         elif isinstance(ev, BudgetExceeded):
             st.warning(dollars(ev.message), icon=":material/savings:")
         elif isinstance(ev, Done):

@@ -25,6 +25,7 @@ from .desktop_lock import DesktopBusy, DesktopLock, display_of
 from .events import TRANSIENT, Done, ErrorEvent, Event, Usage, UserMessage
 from .history import heal, is_blank
 from .loop import LoopConfig, agent_events, build_tools
+from .pause import PauseGate, control_file
 from .streaming import LiveText
 from .tools import ToolCollection
 from .trajectory import (
@@ -53,6 +54,7 @@ class SessionRun:
         prior_events: Sequence[Event] = (),
         tools: Any = None,
         session_spent_usd: float = 0.0,
+        pause: PauseGate | None = None,
     ) -> None:
         self.trajectory = trajectory
         self.config = config
@@ -64,6 +66,7 @@ class SessionRun:
         self.done: Done | None = None
         self.version = 0  # bumped on every event: the page reruns when it changes
         self.session_spent_usd = session_spent_usd
+        self.pause = pause
         #: The answer streaming in (deltas are shown, never saved nor kept as events).
         self._live = LiveText()
         self.live_version = 0
@@ -157,6 +160,7 @@ class SessionRun:
             tools=self.tools,
             stop=self._stop,
             session_spent_usd=self.session_spent_usd,
+            pause=self.pause,
         ):
             self._record(event)
         if self.done is None:  # the loop promises a Done; never leave the page waiting
@@ -229,6 +233,17 @@ def session_list(root: Path) -> list[TrajectoryInfo]:
     except OSError:  # no sessions yet, or the folder is unusable (shown when saving)
         return []
     return _reuse(_LISTED, str(root), stamp, lambda: list_trajectories(root))
+
+
+_GATES: dict[Path, PauseGate] = {}
+
+
+def desktop_gate() -> PauseGate:
+    """The person's hold on this app's desktop (pause.py): every run on it pauses while it
+    is taken. Kept in the desktop's control file, which the combined page's toggle sets too."""
+    path = control_file()
+    with _RUNS_LOCK:
+        return _GATES.setdefault(path, PauseGate(path))
 
 
 _RUNS: dict[str, SessionRun] = {}
@@ -397,7 +412,13 @@ def _send(
     user = UserMessage(text=text)
     spent = sum(e.cost_usd or 0.0 for e in prior if isinstance(e, Usage))
     run = SessionRun(
-        trajectory, config, messages, prior_events=prior, tools=tools, session_spent_usd=spent
+        trajectory,
+        config,
+        messages,
+        prior_events=prior,
+        tools=tools,
+        session_spent_usd=spent,
+        pause=desktop_gate(),
     )
     run._record(user)
     run.run_start = len(run.events) - 1

@@ -15,6 +15,9 @@ import json
 import os
 import signal
 import sys
+import termios
+import tty
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +29,8 @@ from .events import (
     Done,
     ErrorEvent,
     Event,
+    Paused,
+    Resumed,
     StepStarted,
     TextDelta,
     ThinkingDelta,
@@ -37,6 +42,7 @@ from .events import (
 )
 from .loop import APIProvider, LoopConfig, agent_events
 from .models import DEFAULT_MODELS
+from .pause import PauseGate
 from .streaming import LiveText
 from .tools import TOOL_VERSIONS
 from .trajectory import Trajectory
@@ -48,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m computer_use_demo",
         description="Let Claude do a task on this desktop, in the terminal.",
-        epilog="Ctrl+C stops the agent cleanly (twice: at once). Exit status: 0 done, "
+        epilog="Press p to take control of the desktop (the agent pauses after the running "
+        "action) and p again to hand it back. "
+        "Ctrl+C stops the agent cleanly (twice: at once). Exit status: 0 done, "
         "1 error, 2 usage, 3 step limit reached, 4 budget reached, 130 stopped.",
     )
     p.add_argument("task", nargs="?", help="what Claude should do (optional with --continue)")
@@ -238,6 +246,12 @@ class Printer:
                 return f"  (API: {status or error}; retrying if it can)"
             case BudgetExceeded() as over:
                 return over.message
+            case Paused(skipped=skipped):
+                note = f" ({skipped} action(s) not run)" if skipped else ""
+                return f"⏸ Paused{note}: the desktop is yours. Press p to hand it back."
+            case Resumed(screenshot=screenshot):
+                shot = " and a fresh screenshot" if screenshot else ""
+                return f"▶ Handed back: Claude is told{shot}."
             case ErrorEvent(message=message, status=status):
                 return f"Error{f' {status}' if status else ''}: {message}"
             case Done(reason=reason, steps=steps):
@@ -246,6 +260,34 @@ class Printer:
 
 
 # ---------------------------------------------------------------- running
+
+
+class TerminalKeys:
+    """Single key presses from the terminal while the agent runs (cbreak mode: Ctrl+C still
+    interrupts). Does nothing when stdin is not a terminal."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_key: Callable[[str], None]) -> None:
+        self.loop = loop
+        self.on_key = on_key
+        self.fd = sys.stdin.fileno() if sys.stdin is not None and sys.stdin.isatty() else None
+        self.saved: Any = None
+
+    def __enter__(self) -> TerminalKeys:
+        if self.fd is not None:
+            self.saved = termios.tcgetattr(self.fd)
+            tty.setcbreak(self.fd)
+            self.loop.add_reader(self.fd, self._read)
+        return self
+
+    def _read(self) -> None:
+        data = os.read(self.fd, 32) if self.fd is not None else b""  # type: ignore[arg-type]
+        for key in data.decode(errors="ignore"):
+            self.on_key(key)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            self.loop.remove_reader(self.fd)
+            termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
 
 
 async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
@@ -292,15 +334,32 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
         elif main_task is not None:
             main_task.cancel()
 
+    gate = PauseGate()
+
+    def on_key(key: str) -> None:
+        if key.lower() != "p":
+            return
+        if gate.paused:
+            gate.hand_back()
+            print("\nHanding the desktop back…", file=sys.stderr, flush=True)
+        else:
+            gate.take()
+            print(
+                "\nTaking control: the agent pauses after the running action…",
+                file=sys.stderr,
+                flush=True,
+            )
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     reason = "error"
-    events = agent_events(config, messages, stop=stop, session_spent_usd=spent)
+    events = agent_events(config, messages, stop=stop, session_spent_usd=spent, pause=gate)
     try:
-        async for event in events:
-            record(event)
-            if isinstance(event, Done):
-                reason = event.reason
+        with TerminalKeys(loop, on_key):
+            async for event in events:
+                record(event)
+                if isinstance(event, Done):
+                    reason = event.reason
     except asyncio.CancelledError:
         reason = "stopped"
     finally:

@@ -17,6 +17,8 @@ from .events import (
     Done,
     ErrorEvent,
     Event,
+    Paused,
+    Resumed,
     StepStarted,
     ToolResultEvent,
     UserMessage,
@@ -95,6 +97,10 @@ def _event_html(ev: Event) -> str:
         return _msg("tool", f"Tool result: {ev.name}", "".join(parts) or "<em>(empty)</em>")
     if isinstance(ev, ErrorEvent):
         return f'<div class="error">{_e(format_error(ev).replace("**", ""))}</div>'
+    if isinstance(ev, Paused):
+        return '<div class="note">Paused: the person took the desktop.</div>'
+    if isinstance(ev, Resumed):
+        return f'<div class="note">{_e(ev.text)}</div>'
     if isinstance(ev, BudgetExceeded):
         return f'<div class="error">{_e(ev.message)}</div>'
     if isinstance(ev, Done):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from computer_use_demo.pause import HANDED_BACK
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
 from tests.support.procs import kill_tree
@@ -30,6 +31,8 @@ STORY = (
     "At the end of the day it wrote down everything it had seen, and the story ends here."
 )
 BUDGET_TASK = "Keep checking the disk"
+TAKEOVER_TASK = "Do something slow on the desktop"
+TAKEOVER_DONE = "Thanks for handing the desktop back; I can see the screen again."
 
 
 def said(body: dict[str, Any]) -> str:
@@ -43,8 +46,19 @@ def answered(body: dict[str, Any]) -> bool:
     return isinstance(last, list) and any(b.get("type") == "tool_result" for b in last)
 
 
+def last_user_texts(body: dict[str, Any]) -> str:
+    last = body["messages"][-1]["content"]
+    return " ".join(b.get("text", "") for b in last if isinstance(b, dict))
+
+
 def scripted(body: dict[str, Any]) -> Reply:
     task = said(body)
+    if TAKEOVER_TASK in task:
+        if not answered(body):
+            return message(text("Working on it."), tool_use("bash", {"command": "sleep 5"}))
+        if HANDED_BACK in last_user_texts(body):
+            return message(text(TAKEOVER_DONE))
+        return message(text("The run went on without the person's note."))
     if STORY_TASK in task:  # about 20 pieces, 0.4 s apart: 8 s of streaming
         return message(text(STORY), chunk_delay=0.4)
     if BUDGET_TASK in task:  # never ends on its own: only the budget stops it
@@ -145,3 +159,82 @@ def test_a_dollar_cap_stops_a_run(stack: Stack, artifacts_dir: str) -> None:
         tokens.fill("16384")
         tokens.press("Enter")
         page.wait_for_timeout(500)
+
+
+def pointer(stack: Stack) -> tuple[int, int]:
+    """Where the X pointer of the stack's desktop is."""
+    env = {**stack.env, "DISPLAY": f":{stack.display}"}
+    cookie = stack.state_dir / "Xauthority"
+    if cookie.exists():
+        env["XAUTHORITY"] = str(cookie)
+    out = subprocess.run(
+        ["xdotool", "getmouselocation", "--shell"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    where = dict(line.split("=", 1) for line in out.split())
+    return int(where["X"]), int(where["Y"])
+
+
+def test_take_over_pauses_and_hand_back_resumes(stack: Stack, artifacts_dir: str) -> None:
+    from tests.test_e2e_stack import wait_connected
+
+    api: FakeAnthropicAPI = stack.api  # type: ignore[attr-defined]
+    shots = Path(artifacts_dir)
+    with launch_chromium() as browser:
+        # The combined page (desktop and its toggle) and the chat app in a tab of its own.
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.goto(stack.page_url)
+        chat = browser.new_page(viewport={"width": 1400, "height": 1000})
+        chat.goto(stack.app_url)
+        send(chat, TAKEOVER_TASK)
+        chat.get_by_text("Step 1 · bash sleep 5").wait_for(timeout=60_000)
+
+        # Take control while the tool runs: it finishes, then the agent waits.
+        page.click("#control")
+        assert page.get_attribute("#control", "aria-pressed") == "true"
+        chat.get_by_text("You have control of the desktop").wait_for(timeout=30_000)
+        chat.get_by_text(re.compile("paused: the person has the desktop")).wait_for(timeout=30_000)
+        calls = [r for r in api.requests if TAKEOVER_TASK in said(r.body)]
+        assert len(calls) == 1
+
+        # The person's click lands on the desktop (noVNC is no longer view-only).
+        page.wait_for_function("document.getElementById('vnc').src.includes('view_only=0')")
+        time.sleep(1)
+        frame = wait_connected(page, stack)
+        canvas = frame.locator("#noVNC_container canvas")
+        area = canvas.bounding_box()
+        assert area is not None
+        canvas.click(position={"x": area["width"] * 0.25, "y": area["height"] * 0.5})
+        deadline = time.monotonic() + 10
+        while abs(pointer(stack)[0] - 256) > 12 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        x, y = pointer(stack)
+        assert abs(x - 256) <= 12 and abs(y - 384) <= 12, (x, y)
+
+        # A reload while paused: the run and the pause are still there, on both pages.
+        page.reload()
+        page.wait_for_function("document.getElementById('control').textContent === 'Hand back'")
+        chat.reload()
+        chat.get_by_text("You have control of the desktop").wait_for(timeout=60_000)
+        chat.get_by_text(re.compile("paused: the person has the desktop")).wait_for(timeout=30_000)
+        page.screenshot(path=str(shots / "e2e-taken-over.png"))
+        chat.screenshot(path=str(shots / "e2e-taken-over-chat.png"))
+        time.sleep(2)
+        assert len([r for r in api.requests if TAKEOVER_TASK in said(r.body)]) == 1  # none paused
+
+        # Hand back: the same run goes on, and Claude is told, with a fresh screenshot.
+        page.click("#control")
+        chat.get_by_text(TAKEOVER_DONE).wait_for(timeout=60_000)
+        calls = [r for r in api.requests if TAKEOVER_TASK in said(r.body)]
+        assert len(calls) == 2 and all(r.valid for r in calls)
+        last = calls[1].body["messages"][-1]["content"]
+        assert last[0]["type"] == "tool_result"
+        assert any(b.get("text") == HANDED_BACK for b in last)
+        image = next(b for b in last if b.get("type") == "image")
+        assert len(image["source"]["data"]) > 1000
+        assert page.get_attribute("#control", "aria-pressed") == "false"
+        page.screenshot(path=str(shots / "e2e-handed-back.png"))

@@ -155,6 +155,10 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
         time.sleep(1)
         frame = wait_connected(page, stack)
         assert "view_only=0" in frame.url
+        # Hand it back (taking control pauses the agent: the next test's run must go on).
+        page.click("#control")
+        page.wait_for_function("document.getElementById('vnc').src.includes('view_only=1')")
+        assert not (stack.state_dir / "person-in-control").exists()
 
         # The chat app on its own port, and its HTML replay download.
         app_page = context.new_page()

@@ -262,14 +262,23 @@ def _answer(message: Message, uses: list[Block], reason: str) -> Message:
     if not missing and results == [b for b in blocks if b.get("type") == "tool_result"]:
         if blocks == list(message["content"]) and blocks[: len(results)] == results:
             return message
-    # A toolset's batch halts at its first failure: once one of its calls failed (or is
-    # answered with ``reason`` here), the rest get the SDK's halt text.
     failed = {r.get("toolset_name") for r in results if r.get("is_error")} - {None}
+    results += not_run_results([u for u in uses if u["id"] in missing], reason, failed=failed)
+    return {**message, "content": results + others}
+
+
+def not_run_results(
+    uses: Iterable[Block], reason: str, *, failed: Iterable[str] = ()
+) -> list[Block]:
+    """Error results for tool_use blocks that will not run: ``reason``, except that a
+    toolset's batch halts at its first failure, so once one of its calls failed (``failed``
+    names toolsets that already did) or was answered ``reason``, the rest get the SDK's halt
+    text. A member's result echoes its ``toolset_name``."""
+    halted = set(failed)
+    results: list[Block] = []
     for use in uses:
         toolset = use.get("toolset_name")
-        if use["id"] not in missing:
-            continue
-        text = HALT_TEXT.get(toolset, NOT_EXECUTED) if toolset in failed else reason
+        text = HALT_TEXT.get(toolset, NOT_EXECUTED) if toolset in halted else reason
         result = {
             "type": "tool_result",
             "tool_use_id": use["id"],
@@ -278,9 +287,9 @@ def _answer(message: Message, uses: list[Block], reason: str) -> Message:
         }
         if toolset is not None:
             result["toolset_name"] = toolset
-            failed.add(toolset)
+            halted.add(toolset)
         results.append(result)
-    return {**message, "content": results + others}
+    return results
 
 
 def _orphan_text(block: Block) -> str:

@@ -124,12 +124,13 @@ async def hold(
     so the history stays valid whatever happens next. On hand-back the note and a fresh
     screenshot join the last user turn.
     """
-    answers = []
-    for call in pending:
-        result = ToolFailure(error=NOT_RUN)
-        answers.append(dict(h.tool_result_block(result, call["id"], **_toolset(call))))
+    answers = h.not_run_results(pending, NOT_RUN)  # a toolset's batch: the rest halted
+    for call, answer in zip(pending, answers, strict=True):
         yield ToolResultEvent(
-            tool_use_id=call["id"], name=call["name"], result=result, **_toolset(call)
+            tool_use_id=call["id"],
+            name=call["name"],
+            result=ToolFailure(error=answer["content"]),
+            toolset_name=call.get("toolset_name"),
         )
     if answers:
         run.history = [*run.history, {"role": "user", "content": answers}]
@@ -140,8 +141,3 @@ async def hold(
     blocks = note_blocks(HANDED_BACK, screenshot)
     run.history = h.heal([*run.history, {"role": "user", "content": blocks}])
     yield Resumed(text=HANDED_BACK, screenshot=screenshot)
-
-
-def _toolset(call: Mapping[str, Any]) -> dict[str, Any]:
-    name = call.get("toolset_name")
-    return {"toolset_name": name} if name is not None else {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,3 +142,32 @@ async def test_a_stop_mid_batch_leaves_a_history_the_api_accepts(
     validate_request(
         {"x-api-key": "k", "anthropic-version": "2023-06-01"}, body, secret=DEFAULT_SECRET
     )
+
+
+async def test_a_batch_taken_over_before_it_runs_is_answered_as_the_api_wants(
+    fake_api: FakeAnthropicAPI, on_display: XDisplay, tmp_path: Path
+) -> None:
+    """Taken over while Claude answered: the first member is "not run", the rest halted."""
+    from computer_use_demo import pause
+
+    fake_api.push(
+        message(
+            member_use("left_click", {"coordinate": [10, 10]}, "toolu_a"),
+            member_use("type", {"text": "hello"}, "toolu_b"),
+        ),
+        message(text("Back again.")),
+    )
+    gate = pause.PauseGate(tmp_path / "control")
+    cfg = config(fake_api, model=MODEL, tool_version=VERSION)
+    events = []
+    async for event in agent_events(cfg, user("go"), pause=gate):  # type: ignore[arg-type]
+        events.append(event)
+        if getattr(event, "kind", "") == "assistant":
+            gate.take()
+        if isinstance(event, pause.Paused):
+            asyncio.get_running_loop().call_later(0.2, gate.hand_back)
+    assert done(events).reason == "end_turn"
+    assert not fake_api.invalid_requests, fake_api.invalid_requests[0].error
+    first, second = last_results(fake_api)[:2]
+    assert (first["content"], second["content"]) == (pause.NOT_RUN, HALT)
+    assert [e.result.error for e in of(events, ToolResultEvent)] == [pause.NOT_RUN, HALT]

@@ -232,3 +232,20 @@ def test_what_needs_no_beta_is_what_the_sdk_lists_as_generally_available() -> No
         ga |= {v for v in typing.get_args(hint) if isinstance(v, str)}
     ours = set(TOOL_TYPE_BETAS) | set(TOOLSET_TYPES)
     assert GENERALLY_AVAILABLE | set(TOOLSET_TYPES) == ga & ours
+
+
+@pytest.mark.parametrize(
+    ("size", "accepted"),
+    [((1920, 1080), True), ((2576, 1449), True), ((2600, 1000), False), ((2400, 1800), False)],
+)
+def test_toolset_images_must_fit_the_model_limits(
+    fake_api: FakeAnthropicAPI, size: tuple[int, int], accepted: bool
+) -> None:
+    """The API does not scale the toolset's images down: too big is refused."""
+    fake_api.push(message(text("fine")))
+    body = valid_body()
+    _results(body)[0]["content"][0]["source"]["data"] = png_b64(*size)
+    response = post(fake_api, body)
+    assert (response.status_code == 200) is accepted, response.text
+    if not accepted:
+        assert "image_dimensions_too_large" in response.json()["error"]["message"]

@@ -171,3 +171,26 @@ async def test_a_batch_taken_over_before_it_runs_is_answered_as_the_api_wants(
     first, second = last_results(fake_api)[:2]
     assert (first["content"], second["content"]) == (pause.NOT_RUN, HALT)
     assert [e.result.error for e in of(events, ToolResultEvent)] == [pause.NOT_RUN, HALT]
+
+
+async def test_a_4k_screen_is_sent_within_the_model_limits(
+    fake_api: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Too big to send as it is: shrunk to the largest size the fake (the API) accepts."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from computer_use_demo.screen import HIGH_RES_IMAGES
+
+    fake_api.push(message(member_use("screenshot", {}, "toolu_s")), message(text("seen")))
+    with xvfb(range(90, 100), 3840, 2160) as big:
+        monkeypatch.setenv("DISPLAY_NUM", str(big.number))
+        monkeypatch.setenv("WIDTH", "3840")
+        monkeypatch.setenv("HEIGHT", "2160")
+        await collect(config(fake_api, model=MODEL, tool_version=VERSION), user("look"))
+    assert not fake_api.invalid_requests, fake_api.invalid_requests[0].error
+    (shot,) = last_results(fake_api)
+    data = base64.b64decode(shot["content"][0]["source"]["data"])
+    assert Image.open(io.BytesIO(data)).size == HIGH_RES_IMAGES.fit(3840, 2160)

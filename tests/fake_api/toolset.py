@@ -11,7 +11,10 @@ need the toolset refuse the single computer tools.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +36,11 @@ MEMBERS: dict[str, frozenset[str]] = {
 HALT_TEXT: dict[str, str] = {
     "computer": "Not executed: an earlier computer action in this turn failed."
 }
+#: The toolset's screenshots are not scaled down by the API: one over the model's image limits
+#: is refused. The limits of the toolset's models: longest side, and visual tokens of 28x28 px.
+IMAGE_LONG_EDGE = 2576
+IMAGE_MAX_TOKENS = 4784
+IMAGE_PATCH = 28
 #: Models that take only the toolset: they refuse every single computer tool (computer_2...).
 #: Data, so that the model table's owner extends it as models arrive.
 TOOLSET_ONLY_MODELS: set[str] = {
@@ -184,6 +192,7 @@ def validate_turn_results(
                 f"{at}.toolset_name: a tool_result answering a {family} toolset member must "
                 f"echo toolset_name '{family}', got {echoed!r}"
             )
+        _check_images(result, at)
         if family in failed:
             if not result.get("is_error") or _text(result) != HALT_TEXT[family]:
                 raise Invalid(
@@ -193,6 +202,29 @@ def validate_turn_results(
                 )
         elif result.get("is_error"):
             failed.add(family)
+
+
+def _check_images(result: Mapping[str, Any], at: str) -> None:
+    """A member's images must fit the model's limits as sent (PNG sizes from their header)."""
+    content = result.get("content")
+    for k, item in enumerate(content if isinstance(content, list) else []):
+        source = item.get("source") if isinstance(item, dict) else None
+        if item.get("type") != "image" or not isinstance(source, dict):
+            continue
+        try:
+            raw = base64.b64decode(source.get("data", "")[:64])
+        except (binascii.Error, ValueError):
+            continue  # the image checks report it
+        if not raw.startswith(b"\x89PNG\r\n\x1a\n") or len(raw) < 24:
+            continue
+        width, height = struct.unpack(">II", raw[16:24])
+        tokens = -(-width // IMAGE_PATCH) * -(-height // IMAGE_PATCH)
+        if max(width, height) > IMAGE_LONG_EDGE or tokens > IMAGE_MAX_TOKENS:
+            raise Invalid(
+                f"{at}.content.{k}: image_dimensions_too_large: {width}x{height} exceeds the "
+                f"model's image limits ({IMAGE_LONG_EDGE} px on the longest side, "
+                f"{IMAGE_MAX_TOKENS} visual tokens); toolset images are not scaled down"
+            )
 
 
 def member_use(name: str, input: Any, id: str, toolset: str = "computer") -> dict[str, Any]:

@@ -31,7 +31,7 @@ from computer_use_demo.history import STOPPED_BY_USER
 from computer_use_demo.loop import APIProvider, LoopConfig
 from computer_use_demo.redaction import known_secrets, remember_secret
 from computer_use_demo.replay import render_html
-from computer_use_demo.tools.groups import TOOL_VERSIONS
+from computer_use_demo.tools.groups import TOOL_VERSIONS, ToolVersion
 from computer_use_demo.tools.run import run as run_command
 from computer_use_demo.trajectory import Trajectory, TrajectoryInfo
 from computer_use_demo.ui_render import (
@@ -113,7 +113,7 @@ class Sender(StrEnum):
 class ModelConfig:
     """The reference's per-model defaults: a view of ``models.ModelInfo``."""
 
-    tool_version: str
+    tool_version: ToolVersion
     max_output_tokens: int
     default_output_tokens: int
     has_thinking: bool = False

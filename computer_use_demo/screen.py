@@ -329,12 +329,14 @@ class Screen:
         """Base64 PNG of the screen as the API sees it (after settling, if asked)."""
         return await self.encode(await (self.settled() if settle else self.capture()))
 
-    async def zoom(self, region: tuple[int, int, int, int] | list[int]) -> str:
+    async def zoom(
+        self, region: tuple[int, int, int, int] | list[int], *, settle: bool = False
+    ) -> str:
         """Base64 PNG of an API-space region, cut from the full-resolution screen: as many
         pixels as the screen has there, shrunk only to fit the API size. With ``limits`` (the
         toolset) the crop is scaled to fill them, up or down, as the toolset's zoom promises."""
         box = self.scaling.region_to_screen(region)
-        image = await self.capture()
+        image = await (self.settled() if settle else self.capture())
 
         def work() -> str:
             crop = image.crop(box)

@@ -317,3 +317,23 @@ async def test_a_stop_mid_member_answers_it_stopped(full_hd: XDisplay) -> None:
             "toolset_name": "computer",
         }
     ]  # the screenshot is left for the caller to answer (heal)
+
+
+async def test_zoom_after_an_action_shows_what_it_did(
+    full_hd: XDisplay,
+    apps: Callable[..., App],  # noqa: F811 - the fixture
+) -> None:
+    words = "echo selectable words here; exec sleep 600"
+    argv = ["xterm", "-geometry", "60x10+0+0", "-T", "zoomsettle", "-fa", "DejaVu Sans Mono"]
+    apps(full_hd, [*argv, "-fs", "14", "-e", "sh", "-c", words]).wait_for_window("zoomsettle")
+    computer = toolset(full_hd)
+    tools = ToolCollection(computer)
+    region = [0, 0, 300, 40]
+    results, _ = await turn(
+        tools, [use("zoom", 1, region=region), use("double_click", 2, coordinate=[30, 12])]
+    )
+    assert computer.screen.action_pending  # the click is not known to have been drawn yet
+    more, _ = await turn(tools, [use("zoom", 3, region=region)])
+    assert not computer.screen.action_pending  # the zoom waited for the screen to settle
+    before, after = image_of(results[0]), image_of(more[0])
+    assert before.size == after.size and before.tobytes() != after.tobytes()  # the selection

@@ -233,9 +233,10 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
     async def zoom(
         self, context: BetaToolsetCallContext, input: BetaComputerZoomInput
     ) -> BetaScreenshotResult:
-        """A region of the screenshot, cut from the full-resolution screen."""
+        """A region of the screenshot, cut from the full-resolution screen (settled first
+        after actions, as a screenshot is)."""
         try:
-            data = await self.screen.zoom(list(input.region))
+            data = await self.screen.zoom(list(input.region), settle=self.screen.action_pending)
         except ScreenError as exc:
             raise SDKToolError(str(exc)) from exc
         return BetaScreenshotResult(data=data, media_type="image/png")

@@ -160,6 +160,7 @@ async def test_clicks_scale_back_exactly_on_a_screen_too_big_to_send(
     results, _ = await turn(
         tools, [use("left_click", 1, coordinate=list(point)), use("screenshot", 2)]
     )
+    assert not computer.screen.action_pending  # the screenshot waited for the screen to settle
     assert image_of(results[1]).size == (scaling.api_width, scaling.api_height)
     wait_until(lambda: len(xev_events(log)) >= 2, 5, "the click")
     x, y = scaling.to_screen(*point)

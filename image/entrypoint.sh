@@ -3,6 +3,8 @@
 # app if present, and stay up until SIGTERM/SIGINT, which stops everything quickly.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# The settings and the (checked, private) state folder the start scripts use.
+source "$here/lib.sh"
 
 webapp_pid=""
 shutdown() {
@@ -40,8 +42,13 @@ if [[ -x "$here/start_webapp.sh" ]]; then
     fi
 fi
 
+url="http://localhost:${HTTP_PORT:-8080}"
+if [[ -n "$webapp_pid" ]]; then
+    # The door's token (ACCESS_TOKEN, or the random one start_webapp.sh made), as Jupyter does.
+    url="$url/?token=$(cat "$STATE_DIR/webapp/access-token")"
+fi
 echo "✨ Computer Use Demo is ready!"
-echo "➡️  Open http://localhost:${HTTP_PORT:-8080} in your browser to begin"
+echo "➡️  Open $url in your browser to begin"
 
 # Sleep in short waits so a signal is handled at once, and reap whatever exits meanwhile.
 while :; do

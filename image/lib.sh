@@ -17,6 +17,8 @@ VNC_PORT="${VNC_PORT:-5900}"
 NOVNC_PORT="${NOVNC_PORT:-6080}"
 BIND_ADDR="${BIND_ADDR:-0.0.0.0}"
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
+# The Origin the door (webapp/server.py) sends to websockify, the only one websockify accepts.
+DOOR_ORIGIN="http://computer-use-door.invalid"
 IMAGE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 log() { printf '[desktop :%s] %s\n' "$DISPLAY_NUM" "$*" >&2; }

@@ -2,7 +2,9 @@
 # Bring up the virtual desktop on :$DISPLAY_NUM: Xvfb, mutter, tint2, x11vnc, noVNC.
 # Idempotent: a part that is already running is left alone; a part that died is restarted.
 # Settings (environment): DISPLAY_NUM (1), WIDTH x HEIGHT (1024x768), VNC_PORT (5900),
-# NOVNC_PORT (6080), BIND_ADDR (0.0.0.0), VNC_PASSWORD (none), STATE_DIR, READY_TIMEOUT (30).
+# NOVNC_PORT (6080), BIND_ADDR (0.0.0.0: only VNC with a password listens there),
+# VNC_PASSWORD (none), STATE_DIR, READY_TIMEOUT (30). x11vnc and websockify listen on
+# 127.0.0.1: the way in is the door on HTTP_PORT (start_webapp.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -90,30 +92,45 @@ start_tint2() {
     wait_for tint2 window_with_class tint2
 }
 
+# x11vnc listens on 127.0.0.1 only (noVNC, behind the door, is the way in), unless a VNC
+# password is set: then on BIND_ADDR too, and it requires that password. VNC_PASSWORD_FILE
+# keeps the password across a Reset from the app (whose environment holds no secret).
 start_x11vnc() {
     if ! skip_if_running x11vnc; then
-        local args=(-display ":$DISPLAY_NUM" -auth "$XAUTHORITY" -rfbport "$VNC_PORT" -listen "$BIND_ADDR" -noipv6
+        local listen=127.0.0.1 passwd=""
+        local args=(-display ":$DISPLAY_NUM" -auth "$XAUTHORITY" -rfbport "$VNC_PORT" -noipv6
             -forever -shared -wait 50 -loop500 -quiet)
         if [[ -n "${VNC_PASSWORD:-}" ]]; then
-            (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$STATE_DIR/vncpasswd")
-            args+=(-passwdfile "$STATE_DIR/vncpasswd")
-        else
-            args+=(-nopw)
+            passwd="$STATE_DIR/vncpasswd"
+            (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$passwd")
+        elif [[ -n "${VNC_PASSWORD_FILE:-}" && -s "$VNC_PASSWORD_FILE" ]]; then
+            passwd="$VNC_PASSWORD_FILE"
         fi
-        log "starting x11vnc on $BIND_ADDR:$VNC_PORT"
+        if [[ -n "$passwd" ]]; then
+            listen="$BIND_ADDR"
+            args+=(-passwdfile "$passwd")
+        else
+            args+=(-localhost -nopw)
+        fi
+        args+=(-listen "$listen")
+        log "starting x11vnc on $listen:$VNC_PORT${passwd:+ (password required)}"
         # -loop: x11vnc restarts itself whenever the server process dies.
         start_part x11vnc x11vnc "${args[@]}"
     fi
-    wait_for x11vnc port_answers "$(probe_host)" "$VNC_PORT"
+    wait_for x11vnc port_answers 127.0.0.1 "$VNC_PORT"
 }
 
+# websockify (noVNC's files and its websocket) on 127.0.0.1 only, and its websocket only for
+# the door (ExpectOrigin: a web page cannot send the door's Origin, so no page, not even one in
+# the desktop's Firefox, can drive the desktop through it).
 start_novnc() {
     if ! skip_if_running novnc; then
-        log "starting noVNC on $BIND_ADDR:$NOVNC_PORT"
-        start_part novnc websockify --web /usr/share/novnc "$BIND_ADDR:$NOVNC_PORT" \
-            "$(probe_host):$VNC_PORT"
+        log "starting noVNC on 127.0.0.1:$NOVNC_PORT"
+        start_part novnc websockify --web /usr/share/novnc \
+            --auth-plugin websockify.auth_plugins.ExpectOrigin --auth-source "$DOOR_ORIGIN" \
+            "127.0.0.1:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
     fi
-    wait_for novnc port_answers "$(probe_host)" "$NOVNC_PORT"
+    wait_for novnc port_answers 127.0.0.1 "$NOVNC_PORT"
 }
 
 install_firefox_policies() {
@@ -131,4 +148,4 @@ start_mutter
 start_tint2
 start_x11vnc
 start_novnc
-log "desktop ready: display :$DISPLAY_NUM, VNC $BIND_ADDR:$VNC_PORT, noVNC http://$(probe_host):$NOVNC_PORT/vnc.html"
+log "desktop ready: display :$DISPLAY_NUM, VNC and noVNC on 127.0.0.1:$VNC_PORT and :$NOVNC_PORT (inside only)"

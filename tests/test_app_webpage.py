@@ -1,74 +1,239 @@
-"""The combined page on 8080: its server, and the URLs the page builds in a real browser."""
+"""The door on 8080 (image/webapp/server.py) on its own: the page it serves, what it passes to
+the servers behind it and what it keeps from them, in front of a stand-in upstream (a real
+websockets server that answers HTTP GETs and websockets alike with what it was sent).
+
+The real stack behind the door (Streamlit, websockify) is tested end to end in
+test_e2e_stack.py.
+"""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from tests.support.browser import launch_chromium
+from tests.support.door import http_status, ws_knock
 from tests.support.procs import kill_tree
 from tests.support.ui import IMAGE, free_ports, wait_http
 
+TOKEN = "door-test-token-0123456789abcdef"
 
-@pytest.fixture
-def page_server() -> Iterator[tuple[int, int, int]]:
-    port, streamlit_port, novnc_port = free_ports(3)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(IMAGE / "webapp" / "server.py"),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--streamlit-port",
-            str(streamlit_port),
-            "--novnc-port",
-            str(novnc_port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+#: Answers every GET (and websocket) with JSON of its path and headers; sets two cookies.
+UPSTREAM = r"""
+import asyncio, json, sys
+from websockets.asyncio.server import serve
+from websockets.datastructures import Headers
+
+def seen(request):
+    return json.dumps({"path": request.path, "headers": [list(h) for h in request.headers.raw_items()]})
+
+def process_request(connection, request):
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return None
+    response = connection.respond(200, seen(request))
+    response.headers["Set-Cookie"] = "first=1; Path=/"
+    response.headers["Set-Cookie"] = "second=2; Path=/"
+    return response
+
+async def echo(ws):
+    await ws.send(seen(ws.request))
+    async for message in ws:
+        await ws.send(message)
+
+async def main():
+    async with serve(echo, "127.0.0.1", int(sys.argv[1]), process_request=process_request):
+        await asyncio.get_running_loop().create_future()
+
+asyncio.run(main())
+"""
+
+
+@dataclass(frozen=True)
+class Door:
+    port: int
+    upstream_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def cookie(self) -> str:
+        headers = http_status(self.port, f"/?token={TOKEN}")[2]
+        return headers["set-cookie"].split(";", 1)[0]
+
+
+def start_door(tmp_path: Path, port: int, upstream: int, *extra: str) -> subprocess.Popen:
+    token_file = tmp_path / "token"
+    if not token_file.exists():
+        token_file.write_text(TOKEN + "\n")
+    argv = [
+        sys.executable,
+        str(IMAGE / "webapp" / "server.py"),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--streamlit-port",
+        str(upstream),
+        "--novnc-port",
+        str(upstream),
+        "--token-file",
+        str(token_file),
+        *extra,
+    ]
+    return subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         start_new_session=True,
     )
+
+
+@pytest.fixture
+def door(tmp_path: Path) -> Iterator[Door]:
+    port, upstream_port = free_ports(2)
+    upstream = subprocess.Popen(
+        [sys.executable, "-c", UPSTREAM, str(upstream_port)], start_new_session=True
+    )
+    proc = start_door(
+        tmp_path, port, upstream_port, "--allowed-hosts", "demo.example, other.example"
+    )
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=15)
-        yield port, streamlit_port, novnc_port
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=20)
+        yield Door(port, upstream_port)
     finally:
         kill_tree(proc)
+        kill_tree(upstream)
 
 
-def test_server_fills_in_the_ports_and_serves_only_the_page(page_server) -> None:
-    port, streamlit_port, novnc_port = page_server
-    html = wait_http(f"http://127.0.0.1:{port}/").decode()
-    assert f'streamlit: "{streamlit_port}"' in html and f'novnc: "{novnc_port}"' in html
-    assert "__STREAMLIT_PORT__" not in html and "__NOVNC_PORT__" not in html
-    with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/../../etc/passwd", timeout=5)
-    assert err.value.code == 404
+def upstream_saw(body: str) -> dict:
+    seen = json.loads(body)
+    seen["headers"] = {k.lower(): v for k, v in seen["headers"]}
+    return seen
+
+
+def test_the_page_needs_the_token_and_keeps_it_in_a_cookie(door: Door) -> None:
+    status, body, _ = http_status(door.port, "/")
+    assert status == 401 and 'name="token"' in body and "ACCESS_TOKEN" in body
+    status, body, headers = http_status(door.port, f"/?token={TOKEN}")
+    assert status == 200 and body.count("<iframe") == 2
+    assert TOKEN not in body  # the page never shows it
+    set_cookie = headers["set-cookie"]
+    assert set_cookie.startswith(f"computer-use-demo-{door.port}=")
+    assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie and "Path=/" in set_cookie
+    assert TOKEN not in set_cookie  # the cookie holds a value derived from it
+    assert http_status(door.port, "/", {"Cookie": door.cookie})[0] == 200
+    assert http_status(door.port, "/", {"Authorization": f"Bearer {TOKEN}"})[0] == 200
+    assert http_status(door.port, "/../../etc/passwd", {"Cookie": door.cookie})[0] == 404
+    assert http_status(door.port, "/healthz")[0] == 200  # health only, no way in
+
+
+def test_our_credentials_never_reach_the_servers_behind(door: Door) -> None:
+    status, body, _ = http_status(
+        door.port,
+        f"/chat/some/page?x=1&token={TOKEN}",
+        {"Cookie": f"{door.cookie}; theirs=kept", "Authorization": f"token {TOKEN}"},
+    )
+    assert status == 200
+    seen = upstream_saw(body)
+    assert seen["path"] == "/chat/some/page?x=1"  # Streamlit's base path is kept
+    assert seen["headers"]["cookie"] == "theirs=kept"
+    assert "authorization" not in seen["headers"] and TOKEN not in body
+    assert seen["headers"]["host"] == f"127.0.0.1:{door.upstream_port}"
+    # Both of the upstream's cookies come back (multi-valued headers are kept).
+    raw = subprocess.run(
+        ["curl", "-s", "-D", "-", "-o", "/dev/null", "-b", door.cookie, f"{door.url}chat/x"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    ).stdout
+    assert "first=1" in raw and "second=2" in raw
+    # noVNC's files sit at the root of websockify: the prefix goes.
+    seen = upstream_saw(http_status(door.port, "/novnc/vnc.html?a=b", {"Cookie": door.cookie})[1])
+    assert seen["path"] == "/vnc.html?a=b"
+
+
+def test_websockets_are_relayed_with_the_doors_origin_for_novnc(door: Door) -> None:
+    origin = f"http://127.0.0.1:{door.port}"
+    knock = ws_knock(
+        f"ws://127.0.0.1:{door.port}/novnc/websockify?token={TOKEN}",
+        origin=origin,
+        subprotocols=["binary"],
+        wait_first=10,
+    )
+    assert knock.status == 101
+    seen = upstream_saw(str(knock.first))
+    assert seen["path"] == "/websockify"
+    assert seen["headers"]["origin"] == "http://computer-use-door.invalid"
+    assert seen["headers"]["sec-websocket-protocol"] == "binary"
+    knock = ws_knock(
+        f"ws://127.0.0.1:{door.port}/chat/_stcore/stream",
+        origin=origin,
+        headers=[("Cookie", door.cookie)],
+        subprotocols=["streamlit", "xsrf-token-value"],
+        wait_first=10,
+    )
+    seen = upstream_saw(str(knock.first))
+    assert seen["path"] == "/chat/_stcore/stream" and "origin" not in seen["headers"]
+    assert seen["headers"]["sec-websocket-protocol"] == "streamlit, xsrf-token-value"
+    assert "cookie" not in seen["headers"]
+
+
+def test_allowed_hosts_extend_the_local_names(door: Door) -> None:
+    cookie = {"Cookie": door.cookie}
+    for host in (
+        "localhost",
+        "127.0.0.1",
+        "[::1]",
+        "app.localhost",
+        "demo.example",
+        "Other.Example",
+    ):
+        assert http_status(door.port, "/", {**cookie, "Host": f"{host}:{door.port}"})[0] == 200, (
+            host
+        )
+    for host in ("evil.example", "demo.example.evil.example", "192.0.2.7"):
+        assert http_status(door.port, "/", {**cookie, "Host": f"{host}:{door.port}"})[0] == 403, (
+            host
+        )
+
+
+def test_an_empty_token_file_stops_the_start(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("\n")
+    port, upstream = free_ports(2)
+    proc = start_door(tmp_path, port, upstream)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and "is empty" in out
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_page_builds_frame_urls_from_its_own_address(page_server, host: str) -> None:
-    """Loaded from any host name, the frames point at that host (works on a remote machine)."""
-    port, streamlit_port, novnc_port = page_server
+def test_page_frames_go_through_the_door(door: Door, host: str) -> None:
+    """Loaded under any allowed name, the frames are this page's own paths; the token leaves
+    the address bar once the cookie is set."""
     with launch_chromium() as browser:
         page = browser.new_page()
-        page.goto(f"http://{host}:{port}/", wait_until="domcontentloaded")
-        chat = page.get_attribute("#chat", "src")
-        vnc = page.get_attribute("#vnc", "src")
-        assert chat == f"http://{host}:{streamlit_port}/"
-        assert vnc is not None and vnc.startswith(f"http://{host}:{novnc_port}/vnc.html?")
+        page.goto(f"http://{host}:{door.port}/?token={TOKEN}", wait_until="domcontentloaded")
+        assert page.url == f"http://{host}:{door.port}/"
+        assert page.get_attribute("#chat", "src") == "/chat/"
+        vnc = page.get_attribute("#vnc", "src") or ""
+        assert vnc.startswith("/novnc/vnc.html?")
         for param in ("autoconnect=1", "reconnect=1", "resize=scale", "view_only=1"):
             assert param in vnc
+        assert "path=novnc%2Fwebsockify" in vnc
         # The toggle gives control (view_only=0) and takes it back.
         page.click("#control")
         assert "view_only=0" in (page.get_attribute("#vnc", "src") or "")
         assert page.get_attribute("#control", "aria-pressed") == "true"
         page.click("#control")
         assert "view_only=1" in (page.get_attribute("#vnc", "src") or "")
+        page.reload()  # the cookie is enough now
+        assert page.get_attribute("#chat", "src") == "/chat/"

@@ -334,6 +334,12 @@ def test_a_state_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None
     assert f"the state folder {foreign} belongs to nobody" in result.stderr
     assert "refusing to start" in result.stderr and "STATE_DIR" in result.stderr
     assert desk.processes() == [] and not list(foreign.iterdir())
+    # The entrypoint (the image's and scripts/start's) stops at the same check.
+    entry = subprocess.run(
+        [str(IMAGE / "entrypoint.sh")], env=desk.env, capture_output=True, text=True, timeout=60
+    )
+    assert entry.returncode != 0 and "belongs to nobody" in entry.stderr
+    assert "ready" not in entry.stdout
     # A symbolic link in its place is refused too (it could point anywhere).
     link = tmp_path / "link"
     link.symlink_to(foreign)

@@ -1,5 +1,7 @@
 """End to end, in headless Chromium: the real stack started by image/entrypoint.sh (desktop,
-VNC, noVNC, the chat app, the combined page) with the app pointed at the fake Messages API.
+VNC, noVNC, the chat app, the door with the combined page) with the app pointed at the fake
+Messages API. Everything goes through the door with the token the start printed; the tests
+also knock without it, with a foreign Host or Origin, and from another network namespace.
 
 Ports come from the UI range (18100-18199) and the display from :80-:89, so the test never
 touches a stack someone is using. Screenshots of the pages go to the artifacts folder.
@@ -8,7 +10,11 @@ touches a stack someone is using. Screenshots of the pages go to the artifacts f
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
+import socket
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +26,7 @@ from PIL import Image
 
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
+from tests.support.door import connects, http_status, other_host, ws_knock
 from tests.support.procs import kill_tree
 from tests.support.ui import IMAGE, Stack, free_ports, run_script, stack_env, wait_http
 
@@ -28,6 +35,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.desktop]
 TASK = "Take a screenshot of the desktop"
 FINAL = "I took a screenshot of the desktop: step complete."
 SLOW_TASK = "Wait for two minutes"
+ENV_TASK = "Show me your environment"
+KEY = "sk-ant-e2e-0123456789"
+AWS_SECRET = "wJalrXUtnFEMI-e2e-aws-secret-0123"
 
 
 def scripted(body: dict[str, Any]) -> Reply:
@@ -37,6 +47,10 @@ def scripted(body: dict[str, Any]) -> Reply:
     said = " ".join(b.get("text", "") for b in last if isinstance(b, dict))
     if not answered and SLOW_TASK in said:
         return message(tool_use("bash", {"command": "sleep 120"}))
+    if not answered and ENV_TASK in said:
+        return message(tool_use("bash", {"command": "env; echo KEY-IS: $ANTHROPIC_API_KEY"}))
+    if answered and ENV_TASK in json.dumps(body["messages"][0]):
+        return message(text("That was the environment."))
     if not answered:
         return message(
             text("Let me look at the desktop."), tool_use("computer", {"action": "screenshot"})
@@ -49,10 +63,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: str) -> Itera
     tmp = tmp_path_factory.mktemp("e2e")
     (api_port,) = free_ports(1)
     with FakeAnthropicAPI(port=api_port, default=scripted) as api:
+        # No ACCESS_TOKEN: the start makes one and prints the URL with it.
         s = stack_env(
             tmp,
-            extra={"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "sk-ant-e2e-0123456789"},
+            extra={
+                "ANTHROPIC_BASE_URL": api.url,
+                "ANTHROPIC_API_KEY": KEY,
+                "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+            },
         )
+        del s.env["ACCESS_TOKEN"]
         assert api_port not in (s.http_port, s.streamlit_port, s.novnc_port, s.vnc_port)
         log = open(tmp / "entrypoint.log", "w")
         proc = subprocess.Popen(
@@ -63,8 +83,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: str) -> Itera
             start_new_session=True,
         )
         try:
-            wait_http(s.page_url, timeout=120)
+            wait_http(f"{s.door_url}healthz", timeout=120)
             wait_http(f"{s.app_url}_stcore/health", timeout=120)
+            deadline = time.monotonic() + 60
+            while "Open http" not in (tmp / "entrypoint.log").read_text():
+                assert time.monotonic() < deadline, (tmp / "entrypoint.log").read_text()
+                time.sleep(0.2)
+            s.printed = (tmp / "entrypoint.log").read_text()  # type: ignore[attr-defined]
             s.api = api  # type: ignore[attr-defined]
             yield s
         finally:
@@ -84,7 +109,7 @@ def vnc_frame(page: Any, stack: Stack) -> Any:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for frame in page.frames:
-            if f":{stack.novnc_port}/vnc.html" in frame.url:
+            if frame.url.startswith(f"{stack.door_url}novnc/vnc.html"):
                 return frame
         time.sleep(0.2)
     raise AssertionError("the noVNC frame never loaded")
@@ -109,7 +134,19 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
             viewport={"width": 1600, "height": 1000}, accept_downloads=True
         )
         page = context.new_page()
+        # The URL the start printed: the token, then a cookie; the address bar drops it.
+        printed = re.search(r"Open (http://localhost:\d+/\?token=\S+)", stack.printed)  # type: ignore[attr-defined]
+        assert (
+            printed
+            and printed.group(1) == f"http://localhost:{stack.http_port}/?token={stack.token}"
+        )
+        assert len(stack.token) >= 32
         page.goto(stack.page_url)
+        page.wait_for_function("!window.location.search.includes('token')")
+        assert page.url == stack.door_url
+        cookie = next(c for c in context.cookies() if c["name"].startswith("computer-use-demo-"))
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        assert stack.token not in cookie["value"]
 
         # Both frames load: the chat app and the live desktop, connected and view-only.
         chat = page.frame_locator("#chat")
@@ -126,7 +163,7 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
         image.wait_for(timeout=30_000)
         src = image.get_attribute("src") or ""
         png = page.request.get(
-            src if src.startswith("http") else stack.app_url + src.lstrip("/")
+            src if src.startswith("http") else stack.door_url + src.lstrip("/")
         ).body()
         shot = Image.open(io.BytesIO(png))
         assert shot.size == (1024, 768)
@@ -140,7 +177,19 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
         result = api.valid_requests[-1].body["messages"][-1]["content"][0]
         assert result["type"] == "tool_result" and result["content"][0]["type"] == "image"
 
-        # Reload: the conversation is still there (read from disk).
+        # The key is nowhere in the chat's page: not in its DOM, not in any field's value.
+        chat_frame = next(f for f in page.frames if f.url.startswith(f"{stack.door_url}chat/"))
+        chat.get_by_text("Claude API key: set, from the environment (ANTHROPIC_API_KEY)").wait_for(
+            timeout=10_000
+        )
+        dom = chat_frame.evaluate(
+            "() => document.documentElement.outerHTML + [...document.querySelectorAll("
+            "'input, textarea')].map(e => e.value).join('\\n')"
+        )
+        assert "ANTHROPIC_API_KEY" in dom and KEY not in dom and AWS_SECRET not in dom
+        assert chat_frame.locator('input[type="password"]').input_value() == ""
+
+        # Reload: the conversation is still there (read from disk), the cookie lets us in.
         page.reload()
         chat = page.frame_locator("#chat")
         chat.get_by_text(FINAL).wait_for(timeout=60_000)
@@ -162,7 +211,7 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
 
         # The chat app on its own port, and its HTML replay download.
         app_page = context.new_page()
-        app_page.goto(stack.app_url)
+        app_page.goto(f"{stack.door_url}chat/")
         app_page.get_by_text(FINAL).wait_for(timeout=60_000)
         with app_page.expect_download(timeout=60_000) as download:
             app_page.get_by_text("Download HTML replay").click()
@@ -172,7 +221,7 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
         app_page.get_by_role("tab", name="HTTP Exchange Logs").click()
         app_page.get_by_text(re.compile(r"#2 POST .*v1/messages")).click()
         app_page.get_by_text("[REDACTED]").first.wait_for(timeout=10_000)
-        assert "sk-ant-e2e-0123456789" not in app_page.inner_text("body")
+        assert KEY not in app_page.inner_text("body") and KEY not in app_page.content()
         app_page.screenshot(path=str(shots / "e2e-http-log.png"), full_page=True)
 
         viewer = context.new_page()
@@ -222,3 +271,151 @@ def test_progress_and_stop_in_the_browser(stack: Stack, artifacts_dir: str) -> N
         page.get_by_text("Stopped by the user after 1 step(s).").wait_for(timeout=30_000)
         assert time.monotonic() - started < 20
         assert page.locator(".st-key-stop_agent").count() == 0
+
+
+# --- the door ---------------------------------------------------------------------------------
+
+
+def test_no_token_no_entry(stack: Stack) -> None:
+    """Without the token: a 401 page that says how to get in, on the page and on both
+    websockets; with it, all of them open (the desktop's websocket relays the VNC banner)."""
+    port = stack.http_port
+    for path in ("/", "/index.html", "/chat/", "/chat/_stcore/health", "/novnc/vnc.html"):
+        status, body, headers = http_status(port, path)
+        assert status == 401, path
+        assert (
+            "/?token=" in body and "ACCESS_TOKEN" in body and headers["cache-control"] == "no-store"
+        )
+    assert http_status(port, "/?token=wrong-token")[0] == 401
+    assert http_status(port, "/", {"Cookie": f"computer-use-demo-{port}={stack.token}"})[0] == 401
+
+    origin = f"http://127.0.0.1:{port}"
+    chat, novnc = (
+        f"ws://127.0.0.1:{port}/chat/_stcore/stream",
+        f"ws://127.0.0.1:{port}/novnc/websockify",
+    )
+    assert ws_knock(chat, origin=origin, subprotocols=["streamlit"]).status == 401
+    assert ws_knock(novnc, origin=origin, subprotocols=["binary"]).status == 401
+
+    # With the token (as the browser has it: the cookie that ?token= set).
+    status, _, headers = http_status(port, f"/?token={stack.token}")
+    assert status == 200
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    assert "HttpOnly" in headers["set-cookie"] and "SameSite=strict" in headers["set-cookie"]
+    for path in ("/", "/chat/", "/chat/_stcore/health", "/novnc/vnc.html"):
+        assert http_status(port, path, {"Cookie": cookie})[0] == 200, path
+    assert (
+        ws_knock(
+            chat, origin=origin, headers=[("Cookie", cookie)], subprotocols=["streamlit"]
+        ).status
+        == 101
+    )
+    opened = ws_knock(
+        novnc, origin=origin, headers=[("Cookie", cookie)], subprotocols=["binary"], wait_first=10
+    )
+    assert opened.status == 101 and isinstance(opened.first, bytes)
+    assert opened.first.startswith(b"RFB 003.")
+    # A script may use the header instead of the cookie.
+    assert (
+        http_status(port, "/chat/_stcore/health", {"Authorization": f"token {stack.token}"})[0]
+        == 200
+    )
+
+
+def test_foreign_host_or_origin_is_refused(stack: Stack) -> None:
+    """DNS rebinding (a foreign Host) and cross-site pages (a foreign Origin) get nowhere,
+    even with the token; nor does a page that talks to websockify's port directly."""
+    port = stack.http_port
+    cookie = (
+        f"computer-use-demo-{port}="
+        + http_status(port, f"/?token={stack.token}")[2]["set-cookie"]
+        .split(";", 1)[0]
+        .split("=", 1)[1]
+    )
+    evil = f"evil.example:{port}"
+    status, body, _ = http_status(port, "/", {"Host": evil, "Cookie": cookie})
+    assert status == 403 and "ALLOWED_HOSTS" in body
+    assert http_status(port, f"/?token={stack.token}", {"Host": evil})[0] == 403
+    assert http_status(port, "/", {"Host": f"localhost:{port}", "Cookie": cookie})[0] == 200
+    rebinding = ws_knock(
+        f"ws://{evil}/chat/_stcore/stream",
+        origin=f"http://{evil}",
+        headers=[("Cookie", cookie)],
+        subprotocols=["streamlit"],
+        via=("127.0.0.1", port),
+    )
+    assert rebinding.status == 403
+    for origin in ("http://evil.example", f"http://127.0.0.1:{port + 1}", "null"):
+        for path, proto in (("/chat/_stcore/stream", "streamlit"), ("/novnc/websockify", "binary")):
+            knock = ws_knock(
+                f"ws://127.0.0.1:{port}{path}",
+                origin=origin,
+                headers=[("Cookie", cookie)],
+                subprotocols=[proto],
+            )
+            assert knock.status == 403, (origin, path)
+    # websockify itself (inside only) accepts no browser's Origin, only the door's.
+    direct = f"ws://127.0.0.1:{stack.novnc_port}/websockify"
+    assert (
+        ws_knock(
+            direct, origin=f"http://127.0.0.1:{stack.novnc_port}", subprotocols=["binary"]
+        ).status
+        == 403
+    )
+
+
+def test_inside_ports_refuse_other_hosts(stack: Stack) -> None:
+    """From another network namespace (another host, as far as the network goes), the ports
+    behind the door refuse; a listener on all addresses answers, so the path itself works."""
+    probe = socket.socket()
+    probe.bind(("0.0.0.0", 0))
+    probe.listen()
+    try:
+        try:
+            with other_host() as other:
+                assert other.connects(probe.getsockname()[1]), "the namespace cannot reach us"
+                for port in (stack.streamlit_port, stack.novnc_port, stack.vnc_port):
+                    assert not other.connects(port), f"port {port} answers another host"
+                assert not other.connects(stack.http_port)  # BIND_ADDR=127.0.0.1 (scripts/start)
+        except RuntimeError as e:
+            pytest.skip(str(e))
+    finally:
+        probe.close()
+    for port in (stack.streamlit_port, stack.novnc_port, stack.vnc_port, stack.http_port):
+        assert connects("127.0.0.1", port), port  # they do listen, on loopback
+
+
+def test_the_agents_shell_sees_no_secret(stack: Stack) -> None:
+    """`env` in the agent's bash: no key, no AWS secret; what it printed reaches neither the
+    model nor the saved session with a secret in it; the session files are private."""
+    api: FakeAnthropicAPI = stack.api  # type: ignore[attr-defined]
+    with launch_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(stack.page_url)  # the cookie; then the chat on its own, through the door
+        page.goto(f"{stack.door_url}chat/")
+        chat = page
+        chat.get_by_role("button", name="New session").click()
+        box = chat.get_by_placeholder(re.compile("Type a message to send to Claude"))
+        box.fill(ENV_TASK)
+        box.press("Enter")
+        chat.get_by_text("That was the environment.").wait_for(timeout=90_000)
+        context.close()
+    request = next(
+        r for r in reversed(api.valid_requests) if ENV_TASK in json.dumps(r.body["messages"][0])
+    )
+    output = request.body["messages"][-1]["content"][0]["content"][0]["text"]
+    result = json.dumps(request.body["messages"][-1]["content"])
+    assert "PATH=" in output and output.rstrip().endswith("KEY-IS:")  # the variable is unset
+    assert KEY not in result and AWS_SECRET not in result
+    assert "ANTHROPIC_API_KEY" not in result.replace("$ANTHROPIC_API_KEY", "")
+    sessions = stack.home / ".anthropic" / "sessions"
+    folders = [p for p in sessions.iterdir() if p.is_dir()]
+    assert folders
+    for folder in folders:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        for file in folder.rglob("*"):
+            if file.is_file():
+                assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+                assert KEY.encode() not in file.read_bytes(), file
+    assert stat.S_IMODE(os.stat(stack.state_dir / "webapp" / "access-token").st_mode) == 0o600

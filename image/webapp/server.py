@@ -1,113 +1,550 @@
-"""The combined page on 8080: the chat (Streamlit) and the desktop (noVNC) side by side.
+"""The one door on 8080: a token check in front of the combined page, the chat and the desktop.
 
-Only the standard library: it serves one page whose iframe URLs are built in the browser from
-the address the page was loaded from, with the ports this server was told about.
+Everything else listens on 127.0.0.1 only. This server (Starlette on uvicorn, the very stack
+Streamlit itself runs on, so no new dependency) checks every request, HTTP and websocket:
+
+1. the Host header names this machine (localhost names, plus ALLOWED_HOSTS): a page whose own
+   domain was rebound to our address (DNS rebinding) is refused;
+2. a websocket's Origin (and any request's, when a browser sends one) is this very page's;
+3. the access token: ``?token=`` (as in the printed URL, then kept in an HttpOnly SameSite
+   cookie), the cookie, or an ``Authorization: token ...`` header. Without it: a 401 page
+   that says how to get in.
+
+Then it serves the page (``/``), the person's hold on the desktop (``/control``: taking
+control pauses the agent, computer_use_demo/pause.py), and proxies the chat (``/chat/``: Streamlit, run with that
+base path, its HTTP and its websocket) and the desktop (``/novnc/``: websockify's noVNC files
+and its websocket, which websockify only accepts with this door's Origin).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import hashlib
+import hmac
+import html
+import ipaddress
 import json
+import logging
 import os
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import httpx
+import uvicorn
+import websockets
+from starlette.background import BackgroundTask
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 PAGE = Path(__file__).with_name("index.html")
-#: Present while the person has the desktop: the agent pauses (computer_use_demo/pause.py).
-CONTROL_FILE = os.environ.get("CONTROL_FILE")
+log = logging.getLogger("door")
+
+#: The Origin this door sends to websockify, which refuses every other (image/start_desktop.sh):
+#: no web page can send it, so no page (not even one in the desktop's own Firefox) can open
+#: websockify's port directly.
+UPSTREAM_ORIGIN = "http://computer-use-door.invalid"
+#: Host names that always mean this machine.
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "127.0.0.1", "::1"})
+#: Headers that belong to one connection, never forwarded (RFC 9110 section 7.6.1).
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+    }
+)
+#: Websocket handshake headers the proxy makes anew for the upstream connection.
+WS_HANDSHAKE = frozenset(
+    {
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "origin",
+        "content-length",
+    }
+)
+
+UNAUTHORIZED_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Computer Use Demo: access token needed</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;
+color:#1f2328}} code{{background:#f3f3f3;padding:0 .3em}} input{{font:inherit;width:70%}}
+button{{font:inherit}}</style></head><body>
+<h1>Access token needed</h1>
+<p>This demo lets whoever opens it drive a computer, so it asks for the access token that
+was printed when it started:</p>
+<pre>➡️  Open http://localhost:{port}/?token=…</pre>
+<p>Open that link (with <code>docker run</code>, it is in the container's output:
+<code>docker logs &lt;container&gt;</code>), or paste the token here:</p>
+<form method="get" action="/"><input type="password" name="token" autocomplete="off"
+aria-label="Access token" autofocus> <button type="submit">Open</button></form>
+<p>To choose the token yourself, start the demo with <code>ACCESS_TOKEN=…</code> in its
+environment.</p>
+</body></html>
+"""
 
 
-def render_page(streamlit_port: int, novnc_port: int) -> bytes:
-    """index.html with the configured ports filled in."""
-    html = PAGE.read_text(encoding="utf-8")
-    html = html.replace("__STREAMLIT_PORT__", str(streamlit_port))
-    return html.replace("__NOVNC_PORT__", str(novnc_port)).encode("utf-8")
+@dataclass(frozen=True, kw_only=True)
+class DoorConfig:
+    """Read once at start (main) from the arguments and the environment."""
+
+    token: str
+    port: int
+    streamlit_port: int
+    novnc_port: int
+    allowed_hosts: frozenset[str] = frozenset()
+    novnc_origin: str = UPSTREAM_ORIGIN
+    #: Present while the person has the desktop (CONTROL_FILE); None: no such state.
+    control_file: Path | None = None
+
+    @property
+    def cookie_name(self) -> str:
+        # Cookies do not tell ports apart: one name per door, so two demos never mix theirs.
+        return f"computer-use-demo-{self.port}"
+
+    @property
+    def cookie_value(self) -> str:
+        """What the cookie holds: derived from the token, never the token itself."""
+        return hmac.new(
+            self.token.encode(), b"computer-use-demo cookie", hashlib.sha256
+        ).hexdigest()
 
 
-def control(path: str | None, take: bool | None = None) -> dict[str, bool]:
+def parse_allowed_hosts(value: str | None) -> frozenset[str]:
+    """``ALLOWED_HOSTS``: host names (or addresses), separated by commas or spaces; ``*``
+    allows any (only behind a proxy that checks Host itself)."""
+    names = (n.strip().lower().strip("[]") for n in (value or "").replace(",", " ").split())
+    return frozenset(n.rsplit(":", 1)[0] if n.count(":") == 1 else n for n in names if n)
+
+
+def host_name(host_header: str) -> str:
+    """The name in a Host header, without its port (``[::1]:8080`` gives ``::1``)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def host_allowed(host_header: str, allowed: frozenset[str]) -> bool:
+    name = host_name(host_header)
+    if not name:
+        return False
+    if name in LOCAL_NAMES or name.endswith(".localhost") or "*" in allowed or name in allowed:
+        return True
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(name).is_loopback
+    return False
+
+
+def same_origin(origin: str, scheme: str, host_header: str) -> bool:
+    """Whether ``origin`` is this page's own: same scheme, host and port as the request."""
+    parts = urlsplit(origin)
+    web_scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    return parts.scheme == web_scheme and parts.netloc.lower() == host_header.strip().lower()
+
+
+def control(path: Path | None, take: bool | None = None) -> dict[str, bool]:
     """The person's hold on the desktop (set it when ``take`` is given), as JSON."""
     if path is None:
         return {"available": False, "person": False}
     if take is True:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).touch()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
     elif take is False:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-    return {"available": True, "person": os.path.exists(path)}
+            path.unlink()
+    return {"available": True, "person": path.exists()}
 
 
-def make_handler(page: bytes) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "ComputerUseDemo"
+async def control_request(request: Request, path: Path | None) -> Response:
+    """GET /control: who has the desktop; POST {"person": true|false}: take or hand it back.
+    JSON only, so that no other site's form can post it (and the Origin check applies)."""
+    if request.method == "GET":
+        return JSONResponse(control(path))
+    if request.method != "POST":
+        return PlainTextResponse("method not allowed\n", status_code=405)
+    try:
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            raise ValueError("send JSON")
+        body = await request.body()
+        take = json.loads(body[:1024])["person"]
+        if not isinstance(take, bool):
+            raise ValueError("person must be true or false")
+    except (ValueError, KeyError, TypeError) as e:
+        return JSONResponse({"error": str(e)}, status_code=400)
+    return JSONResponse(control(path, take))
 
-        def _send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path in ("/", "/index.html"):
-                self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
-            elif path == "/healthz":
-                self._send(HTTPStatus.OK, b"ok\n", "text/plain; charset=utf-8")
-            elif path == "/control":
-                self._json(HTTPStatus.OK, control(CONTROL_FILE))
-            else:
-                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+@dataclass(frozen=True)
+class Upstream:
+    """A server behind the door: its name (for messages), port, the path there, and the
+    Origin its websocket gets from us (None: none)."""
 
-        do_HEAD = do_GET
+    name: str
+    port: int
+    path: str
+    origin: str | None
 
-        def _json(self, status: int, data: object) -> None:
-            self._send(status, json.dumps(data).encode(), "application/json")
 
-        def do_POST(self) -> None:
-            """POST /control {"person": true|false}: take or hand back the desktop. JSON only,
-            so that another site's form cannot post it (a cross-origin JSON post needs CORS)."""
-            if self.path.split("?", 1)[0] != "/control":
-                self._send(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain; charset=utf-8")
+def _deny(conn: HTTPConnection, response: Response) -> Response:
+    log.info("refused %s %s: %s", conn.scope["type"], conn.url.path, response.status_code)
+    return response
+
+
+class Door:
+    """The ASGI app: checks, then the page or a proxy."""
+
+    def __init__(self, config: DoorConfig) -> None:
+        self.config = config
+        self.page = PAGE.read_bytes()
+        self.client: httpx.AsyncClient | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        conn: HTTPConnection = (
+            WebSocket(scope, receive, send)
+            if scope["type"] == "websocket"
+            else Request(scope, receive)
+        )
+        refusal = self.check(conn)
+        if refusal is not None:
+            await self.refuse(conn, refusal, receive, send)
+            return
+        if isinstance(conn, WebSocket):
+            await self.proxy_websocket(conn)
+        else:
+            response = await self.handle_http(conn)
+            await response(scope, receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.client = httpx.AsyncClient(trust_env=False, timeout=None)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.client is not None:
+                    await self.client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
                 return
-            length = min(int(self.headers.get("Content-Length") or 0), 1024)
+
+    # ---- the checks ---------------------------------------------------------------------
+
+    def check(self, conn: HTTPConnection) -> Response | None:
+        """The response that refuses ``conn``, or None when it may pass."""
+        host = conn.headers.get("host", "")
+        if not host_allowed(host, self.config.allowed_hosts):
+            return PlainTextResponse(
+                f"Host {host_name(host)!r} is not allowed here. To reach the demo under this "
+                "name, start it with ALLOWED_HOSTS set to that name.\n",
+                status_code=403,
+            )
+        origin = conn.headers.get("origin")
+        if isinstance(conn, WebSocket) or (
+            origin is not None and conn.scope.get("method") != "GET"
+        ):
+            if origin is not None and not same_origin(origin, conn.url.scheme, host):
+                return PlainTextResponse("Cross-origin requests are refused.\n", status_code=403)
+        if conn.url.path == "/healthz":
+            return None
+        if not self.authorized(conn):
+            return HTMLResponse(
+                UNAUTHORIZED_PAGE.format(port=html.escape(str(self.config.port))),
+                status_code=401,
+                headers={"Cache-Control": "no-store", "WWW-Authenticate": 'Token realm="demo"'},
+            )
+        return None
+
+    def authorized(self, conn: HTTPConnection) -> bool:
+        token = self.config.token.encode()
+        given = conn.query_params.get("token")
+        auth = conn.headers.get("authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if given is None and scheme.lower() in ("token", "bearer"):
+            given = value.strip()
+        if given is not None:
+            return hmac.compare_digest(given.encode(), token)
+        cookie = conn.cookies.get(self.config.cookie_name, "")
+        return hmac.compare_digest(cookie.encode(), self.config.cookie_value.encode())
+
+    async def refuse(
+        self, conn: HTTPConnection, response: Response, receive: Receive, send: Send
+    ) -> None:
+        _deny(conn, response)
+        if isinstance(conn, WebSocket):
+            # The handshake gets the same HTTP answer a page would (uvicorn supports the
+            # denial-response extension); else it is closed before it opens (HTTP 403).
             try:
-                if not self.headers.get("Content-Type", "").startswith("application/json"):
-                    raise ValueError("send JSON")
-                take = json.loads(self.rfile.read(length))["person"]
-                if not isinstance(take, bool):
-                    raise ValueError("person must be true or false")
-            except (ValueError, KeyError, TypeError) as e:
-                self._json(HTTPStatus.BAD_REQUEST, {"error": str(e)})
-                return
-            self._json(HTTPStatus.OK, control(CONTROL_FILE, take))
+                await conn.send_denial_response(response)
+            except RuntimeError:
+                await conn.close(code=1008)
+            return
+        await response(conn.scope, receive, send)
 
-    return Handler
+    def remember(self, conn: HTTPConnection, response: Response) -> Response:
+        """A valid ``?token=``: keep it as a cookie, so reloads and the frames get in."""
+        if "token" in conn.query_params:
+            response.set_cookie(
+                self.config.cookie_name,
+                self.config.cookie_value,
+                httponly=True,
+                samesite="strict",
+                secure=conn.url.scheme == "https",
+                path="/",
+            )
+        return response
+
+    # ---- HTTP -----------------------------------------------------------------------------
+
+    async def handle_http(self, request: Request) -> Response:
+        path = request.url.path
+        if path == "/healthz":
+            return PlainTextResponse("ok\n")
+        if path == "/control":
+            return await control_request(request, self.config.control_file)
+        if path in ("/", "/index.html"):
+            if request.method not in ("GET", "HEAD"):
+                return PlainTextResponse("method not allowed\n", status_code=405)
+            return self.remember(
+                request,
+                Response(
+                    self.page,
+                    media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+                ),
+            )
+        target = self.upstream(path)
+        if target is None:
+            return PlainTextResponse("not found\n", status_code=404)
+        return self.remember(request, await self.proxy_http(request, target))
+
+    def upstream(self, path: str) -> Upstream | None:
+        """The server behind the door for ``path``, if any."""
+        if path == "/chat" or path.startswith("/chat/"):
+            # Streamlit runs with baseUrlPath=chat; its websocket wants no Origin from us.
+            return Upstream("chat", self.config.streamlit_port, path, None)
+        if path == "/novnc" or path.startswith("/novnc/"):
+            return Upstream(
+                "desktop",
+                self.config.novnc_port,
+                path[len("/novnc") :] or "/",
+                self.config.novnc_origin,
+            )
+        return None
+
+    def upstream_query(self, conn: HTTPConnection) -> str:
+        """The query without our token (the servers behind never see it)."""
+        query = [
+            (k, v) for k, v in parse_qsl(conn.url.query, keep_blank_values=True) if k != "token"
+        ]
+        return urlencode(query)
+
+    def upstream_headers(
+        self, conn: HTTPConnection, drop: Iterable[str] = ()
+    ) -> list[tuple[str, str]]:
+        """The request's headers for the server behind: no hop-by-hop ones, no credential
+        of ours (our cookie, our Authorization)."""
+        dropped = HOP_BY_HOP | set(drop)
+        headers = []
+        for name, value in conn.headers.items():
+            lower = name.lower()
+            if lower in dropped:
+                continue
+            if lower == "authorization" and value.partition(" ")[0].lower() in ("token", "bearer"):
+                continue
+            if lower == "cookie":
+                kept = [
+                    c.strip()
+                    for c in value.split(";")
+                    if c.strip() and not c.strip().startswith(self.config.cookie_name + "=")
+                ]
+                if not kept:
+                    continue
+                value = "; ".join(kept)
+            headers.append((name, value))
+        return headers
+
+    async def proxy_http(self, request: Request, target: Upstream) -> Response:
+        assert self.client is not None, "the lifespan starts the client"
+        url = httpx.URL(
+            scheme="http",
+            host="127.0.0.1",
+            port=target.port,
+            path=target.path,
+            query=self.upstream_query(request).encode(),
+        )
+        headers = self.upstream_headers(request)
+        headers.append(("X-Forwarded-Proto", request.url.scheme))
+        body = request.stream() if request.method not in ("GET", "HEAD") else None
+        upstream_request = self.client.build_request(
+            request.method, url, headers=headers, content=body
+        )
+        try:
+            upstream = await self.client.send(upstream_request, stream=True)
+        except httpx.HTTPError as e:
+            return PlainTextResponse(
+                f"The {target.name} is not reachable right now ({type(e).__name__}); it may still be starting.\n",
+                status_code=502,
+            )
+        response = StreamingResponse(
+            upstream.aiter_raw(),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),
+        )
+        response.raw_headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in upstream.headers.multi_items()
+            if k.lower() not in HOP_BY_HOP
+        ]
+        return response
+
+    # ---- websockets -----------------------------------------------------------------------
+
+    async def proxy_websocket(self, ws: WebSocket) -> None:
+        target = self.upstream(ws.url.path)
+        if target is None:
+            await ws.close(code=1008)
+            return
+        query = self.upstream_query(ws)
+        url = f"ws://127.0.0.1:{target.port}{target.path}" + (f"?{query}" if query else "")
+        subprotocols = list(ws.scope.get("subprotocols") or [])
+        try:
+            upstream = await websockets.connect(
+                url,
+                origin=target.origin,  # type: ignore[arg-type]
+                subprotocols=subprotocols or None,  # type: ignore[arg-type]
+                additional_headers=self.upstream_headers(ws, WS_HANDSHAKE),
+                proxy=None,
+                compression=None,
+                max_size=None,
+                ping_interval=None,
+                open_timeout=15,
+            )
+        except (OSError, websockets.InvalidHandshake, TimeoutError) as e:
+            log.warning("websocket to %s failed: %s", url, e)
+            await ws.close(code=1011)
+            return
+        async with upstream:
+            await ws.accept(subprotocol=upstream.subprotocol)
+            await relay(ws, upstream)
+
+
+async def relay(ws: WebSocket, upstream: websockets.ClientConnection) -> None:
+    """Frames both ways until either side closes; then the other is closed too."""
+
+    async def browser_to_upstream() -> None:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            data = message.get("bytes")
+            await upstream.send(data if data is not None else message.get("text", ""))
+
+    async def upstream_to_browser() -> None:
+        async for data in upstream:
+            if isinstance(data, bytes):
+                await ws.send_bytes(data)
+            else:
+                await ws.send_text(data)
+
+    tasks = [
+        asyncio.ensure_future(browser_to_upstream()),
+        asyncio.ensure_future(upstream_to_browser()),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(
+                asyncio.CancelledError,
+                WebSocketDisconnect,
+                websockets.ConnectionClosed,
+                RuntimeError,
+            ):
+                await task
+        with contextlib.suppress(Exception):
+            await ws.close()
+
+
+def read_token(path: Path) -> str:
+    token = path.read_text(encoding="utf-8").strip()
+    if not token:
+        raise SystemExit(f"the token file {path} is empty")
+    return token
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bind", default=os.environ.get("BIND_ADDR", "0.0.0.0"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--bind", default=os.environ.get("BIND_ADDR", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("HTTP_PORT", "8080")))
     parser.add_argument(
         "--streamlit-port", type=int, default=int(os.environ.get("STREAMLIT_PORT", "8501"))
     )
     parser.add_argument("--novnc-port", type=int, default=int(os.environ.get("NOVNC_PORT", "6080")))
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        required=True,
+        help="file holding the access token (0600; image/start_webapp.sh writes it)",
+    )
+    parser.add_argument(
+        "--allowed-hosts",
+        default=os.environ.get("ALLOWED_HOSTS", ""),
+        help="host names besides localhost that may reach the door (ALLOWED_HOSTS)",
+    )
+    parser.add_argument(
+        "--novnc-origin",
+        default=UPSTREAM_ORIGIN,
+        help="the Origin websockify expects (image/lib.sh's DOOR_ORIGIN)",
+    )
     args = parser.parse_args(argv)
-    page = render_page(args.streamlit_port, args.novnc_port)
-    server = ThreadingHTTPServer((args.bind, args.port), make_handler(page))
-    server.daemon_threads = True
-    print(f"combined page on http://{args.bind}:{args.port}/", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    config = DoorConfig(
+        token=read_token(args.token_file),
+        port=args.port,
+        streamlit_port=args.streamlit_port,
+        novnc_port=args.novnc_port,
+        allowed_hosts=parse_allowed_hosts(args.allowed_hosts),
+        novnc_origin=args.novnc_origin,
+        control_file=Path(os.environ["CONTROL_FILE"]) if os.environ.get("CONTROL_FILE") else None,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"the door on http://{args.bind}:{args.port}/", flush=True)
+    uvicorn.run(
+        Door(config),
+        host=args.bind,
+        port=args.port,
+        log_level="warning",
+        proxy_headers=False,
+        server_header=False,
+        ws="websockets-sansio",
+        ws_max_size=64 * 1024 * 1024,
+        lifespan="on",
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import subprocess
 import time
 import urllib.request
@@ -29,6 +30,9 @@ DISPLAYS = range(80, 90)
 
 #: Environment that would leak the developer's own credentials or settings into a test.
 CLEARED_ENV = (
+    "ACCESS_TOKEN",
+    "ALLOWED_HOSTS",
+    "VNC_PASSWORD",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",
     "ANTHROPIC_BASE_URL",
@@ -156,12 +160,26 @@ class Stack:
     home: Path
 
     @property
-    def page_url(self) -> str:
+    def token(self) -> str:
+        """The door's token: ACCESS_TOKEN, or the one start_webapp.sh generated."""
+        return self.env.get("ACCESS_TOKEN") or (
+            (self.state_dir / "webapp" / "access-token").read_text().strip()
+        )
+
+    @property
+    def door_url(self) -> str:
+        """The door (port 8080 in the image), without the token."""
         return f"http://127.0.0.1:{self.http_port}/"
 
     @property
+    def page_url(self) -> str:
+        """The combined page, through the door, with the token (the URL the start prints)."""
+        return f"{self.door_url}?token={self.token}"
+
+    @property
     def app_url(self) -> str:
-        return f"http://127.0.0.1:{self.streamlit_port}/"
+        """The chat app itself, inside only (127.0.0.1), under its base path."""
+        return f"http://127.0.0.1:{self.streamlit_port}/chat/"
 
     def logs(self) -> str:
         out = []
@@ -192,6 +210,8 @@ def stack_env(tmp: Path, *, extra: dict[str, str] | None = None) -> Stack:
         # The test's own X clients use the desktop's cookie (Xvfb admits no one else).
         XAUTHORITY=str(state / "Xauthority"),
         READY_TIMEOUT="60",
+        # The door's token, known before the start (a test may drop it to have one made).
+        ACCESS_TOKEN=secrets.token_urlsafe(24),
         AWS_EC2_METADATA_DISABLED="true",
         NO_GCE_CHECK="True",
     )

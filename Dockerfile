@@ -1,6 +1,8 @@
-# The computer-use demo in one image: a virtual desktop (Xvfb, mutter + tint2, Firefox), VNC on
-# 5900, noVNC on 6080, the chat app (Streamlit) on 8501 and the combined page on 8080, brought up
-# by the same image/entrypoint.sh that the native start (scripts/start) runs.
+# The computer-use demo in one image: a virtual desktop (Xvfb, mutter + tint2, Firefox), the chat
+# app (Streamlit) and one authenticated door on 8080 in front of the chat and the desktop, brought
+# up by the same image/entrypoint.sh that the native start (scripts/start) runs. Only the door is
+# published: VNC (5900), noVNC (6080) and Streamlit (8501) listen inside only, on 127.0.0.1 (VNC
+# on all addresses too when VNC_PASSWORD is set, and then it requires that password).
 # Layers go from slowest-changing to fastest: Debian packages, Python dependencies, our code.
 FROM python:3.11-slim-bookworm
 
@@ -60,5 +62,5 @@ COPY --chown=computeruse:computeruse image/ /home/computeruse/image/
 
 USER 1000:1000
 WORKDIR /home/computeruse
-EXPOSE 5900 6080 8501 8080
+EXPOSE 8080
 ENTRYPOINT ["/home/computeruse/image/entrypoint.sh"]

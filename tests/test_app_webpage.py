@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,6 +187,27 @@ def test_websockets_are_relayed_with_the_doors_origin_for_novnc(door: Door) -> N
     assert seen["path"] == "/chat/_stcore/stream" and "origin" not in seen["headers"]
     assert seen["headers"]["sec-websocket-protocol"] == "streamlit, xsrf-token-value"
     assert "cookie" not in seen["headers"]
+
+
+def test_a_cross_site_post_is_refused_even_with_the_cookie(door: Door) -> None:
+    """A form on another site posting into the chat (the cookie is SameSite, and the Origin
+    is checked besides)."""
+
+    def post(origin: str) -> int:
+        request = urllib.request.Request(
+            f"{door.url}chat/_stcore/upload_file",
+            data=b"x",
+            method="POST",
+            headers={"Cookie": door.cookie, "Origin": origin},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    assert post("http://evil.example") == 403
+    assert post(f"http://127.0.0.1:{door.port}") != 403  # same origin: passed on
 
 
 def test_allowed_hosts_extend_the_local_names(door: Door) -> None:

@@ -1,5 +1,5 @@
 """The container image: the Dockerfile agrees with the native set-up, lints clean, and the built
-image serves every access point and stops quickly.
+image serves its one door (and nothing else to the outside) and stops quickly.
 
 The build-and-run test uses docker where an engine answers, else the shared container-build.sh
 (podman, as on the development and CI machines), else it is skipped with the reason.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -40,6 +41,7 @@ from tests.support.container import (
     taken_ports,
     wait_for_port,
 )
+from tests.support.door import other_host, ws_knock
 
 pytestmark = pytest.mark.container
 
@@ -120,7 +122,7 @@ def test_image_runs_the_same_entrypoint_as_the_native_start() -> None:
     exposed = {
         int(p.split("/")[0]) for i in instructions if i.keyword == "EXPOSE" for p in i.args.split()
     }
-    assert exposed == set(PORTS.values())
+    assert exposed == {PORTS["http"]}, "only the door is published; the rest is inside only"
     users = [i.args for i in instructions if i.keyword == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root"), "the image runs as root"
 
@@ -235,10 +237,10 @@ def container(artifacts_dir: str) -> Iterator[Engine]:
         engine.remove()
 
 
-def http_get(port: int, path: str) -> tuple[int, str, str]:
+def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         body = response.read().decode("utf-8", errors="replace")
         return response.status, response.getheader("Content-Type", ""), body
@@ -252,21 +254,66 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
         f"\n[container] built and started in {container.build_seconds:.0f} s with {container.cli}"
     )
 
-    # 5900: a VNC server; 6080: noVNC's page and its websocket relay to that VNC server.
-    assert rfb_banner(PORTS["vnc"]).startswith(b"RFB 003.")
-    status, _, body = http_get(PORTS["novnc"], "/vnc.html")
-    assert status == 200 and "noVNC" in body
-    assert rfb_banner_over_websocket(PORTS["novnc"]).startswith(b"RFB 003.")
+    # The printed URL holds the token the image made (container-build.sh sets no ACCESS_TOKEN).
+    printed = re.search(
+        r"Open http://localhost:8080/\?token=(\S+) in your browser", container.logs()
+    )
+    assert printed, container.logs()[-2000:]
+    token = printed.group(1)
+    door = PORTS["http"]
 
-    # 8501: Streamlit itself; 8080: the combined page, pointing at the chat and the desktop.
-    status, _, body = http_get(PORTS["streamlit"], "/_stcore/health")
+    # The door from outside: nothing without the token, on the page and both websockets.
+    status, _, body = http_get(door, "/")
+    assert status == 401 and "/?token=" in body
+    origin = f"http://127.0.0.1:{door}"
+    chat_ws = f"ws://127.0.0.1:{door}/chat/_stcore/stream"
+    novnc_ws = f"ws://127.0.0.1:{door}/novnc/websockify"
+    assert ws_knock(chat_ws, origin=origin, subprotocols=["streamlit"]).status == 401
+    assert ws_knock(novnc_ws, origin=origin, subprotocols=["binary"]).status == 401
+
+    # With it: the page, the chat behind it, and the desktop's websocket relaying VNC.
+    status, content_type, body = http_get(door, f"/?token={token}")
+    assert status == 200 and content_type.startswith("text/html") and body.count("<iframe") >= 2
+    auth = [("Authorization", f"token {token}")]
+    status, _, body = http_get(door, "/chat/_stcore/health", dict(auth))
     assert (status, body.strip()) == (200, "ok")
-    status, _, body = http_get(PORTS["streamlit"], "/")
+    status, _, body = http_get(door, "/chat/", dict(auth))
     assert status == 200 and "<title>Streamlit</title>" in body
-    status, content_type, body = http_get(PORTS["http"], "/")
-    assert status == 200 and content_type.startswith("text/html")
-    assert body.count("<iframe") >= 2
-    assert f'"{PORTS["streamlit"]}"' in body and f'"{PORTS["novnc"]}"' in body, body[:2000]
+    status, _, body = http_get(door, "/novnc/vnc.html", dict(auth))
+    assert status == 200 and "noVNC" in body
+    knock = ws_knock(novnc_ws, origin=origin, headers=auth, subprotocols=["binary"], wait_first=10)
+    assert knock.status == 101 and isinstance(knock.first, bytes)
+    assert knock.first.startswith(b"RFB 003.")
+    assert ws_knock(chat_ws, origin=origin, headers=auth, subprotocols=["streamlit"]).status == 101
+
+    # A foreign Host (DNS rebinding) or Origin is refused, token or not.
+    assert http_get(door, "/", {**dict(auth), "Host": f"evil.example:{door}"})[0] == 403
+    evil = ws_knock(chat_ws, origin="http://evil.example", headers=auth, subprotocols=["streamlit"])
+    assert evil.status == 403
+    # websockify inside takes no browser's websocket, only the door's.
+    with pytest.raises(ConnectionError, match="403"):
+        rfb_banner_over_websocket(PORTS["novnc"])
+
+    # Behind the door, inside only: another host reaches the door but none of the others.
+    try:
+        with other_host() as other:
+            assert other.connects(door), "the published door does not answer another host"
+            for name in ("streamlit", "novnc", "vnc"):
+                assert not other.connects(PORTS[name]), f"{name} answers another host"
+    except RuntimeError as e:
+        print(f"[container] no network namespace here ({e}): loopback checks only")
+    assert rfb_banner(PORTS["vnc"]).startswith(b"RFB 003.")  # on loopback, for the door
+
+    # No part of the desktop (nor anything started from it) holds the API key.
+    leaked = container.run(
+        "exec",
+        container.name,
+        "sh",
+        "-c",
+        "grep -l ANTHROPIC_API_KEY /proc/$(pgrep -o tint2)/environ /proc/$(pgrep -o x11vnc)/environ"
+        " /proc/$(pgrep -of websockify)/environ; true",
+    )
+    assert leaked.stdout.strip() == "", leaked.stdout
 
     # Inside: the user, sudo, every listed package, no zombie left unreaped.
     assert container.run("exec", container.name, "id", "-un").stdout.strip() == "computeruse"
@@ -283,7 +330,7 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
     assert wanted <= installed, f"missing in the image: {sorted(wanted - installed)}"
     lingering = zombies(container)
     assert not lingering, f"zombie processes: {lingering}"
-    assert "Open http://localhost:8080" in container.logs()
+    assert "Open http://localhost:8080/?token=" in container.logs()
 
     # docker/podman stop sends SIGTERM, and SIGKILL after 10 s: it must end well before that.
     started = time.monotonic()

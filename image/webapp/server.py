@@ -205,11 +205,6 @@ class Upstream:
     origin: str | None
 
 
-def _deny(conn: HTTPConnection, response: Response) -> Response:
-    log.info("refused %s %s: %s", conn.scope["type"], conn.url.path, response.status_code)
-    return response
-
-
 class Door:
     """The ASGI app: checks, then the page or a proxy."""
 
@@ -260,12 +255,11 @@ class Door:
                 "name, start it with ALLOWED_HOSTS set to that name.\n",
                 status_code=403,
             )
+        # A browser sends Origin on every websocket and every POST: it must be this page's.
         origin = conn.headers.get("origin")
-        if isinstance(conn, WebSocket) or (
-            origin is not None and conn.scope.get("method") != "GET"
-        ):
-            if origin is not None and not same_origin(origin, conn.url.scheme, host):
-                return PlainTextResponse("Cross-origin requests are refused.\n", status_code=403)
+        checked = isinstance(conn, WebSocket) or conn.scope.get("method") not in ("GET", "HEAD")
+        if checked and origin is not None and not same_origin(origin, conn.url.scheme, host):
+            return PlainTextResponse("Cross-origin requests are refused.\n", status_code=403)
         if conn.url.path == "/healthz":
             return None
         if not self.authorized(conn):
@@ -291,7 +285,7 @@ class Door:
     async def refuse(
         self, conn: HTTPConnection, response: Response, receive: Receive, send: Send
     ) -> None:
-        _deny(conn, response)
+        log.info("refused %s %s: %s", conn.scope["type"], conn.url.path, response.status_code)
         if isinstance(conn, WebSocket):
             # The handshake gets the same HTTP answer a page would (uvicorn supports the
             # denial-response extension); else it is closed before it opens (HTTP 403).
@@ -331,7 +325,11 @@ class Door:
                 Response(
                     self.page,
                     media_type="text/html; charset=utf-8",
-                    headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+                    headers={
+                        "Cache-Control": "no-store",
+                        "Referrer-Policy": "no-referrer",
+                        "Content-Security-Policy": "frame-ancestors 'self'",
+                    },
                 ),
             )
         target = self.upstream(path)

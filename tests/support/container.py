@@ -23,7 +23,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 PACKAGES = REPO / "image" / "packages"
-CONTAINER_BUILD = REPO.parent / "shared" / "tools" / "container-build.sh"
+#: Beside the checkout (or beside the folder of worktrees that holds it).
+CONTAINER_BUILD = next(
+    (
+        p / "shared" / "tools" / "container-build.sh"
+        for p in (REPO.parent, REPO.parent.parent)
+        if (p / "shared" / "tools" / "container-build.sh").exists()
+    ),
+    REPO.parent / "shared" / "tools" / "container-build.sh",
+)
 # The ports the image serves (and container-build.sh --run waits for), in README order.
 PORTS = {"vnc": 5900, "novnc": 6080, "streamlit": 8501, "http": 8080}
 

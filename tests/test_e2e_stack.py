@@ -280,7 +280,14 @@ def test_no_token_no_entry(stack: Stack) -> None:
     """Without the token: a 401 page that says how to get in, on the page and on both
     websockets; with it, all of them open (the desktop's websocket relays the VNC banner)."""
     port = stack.http_port
-    for path in ("/", "/index.html", "/chat/", "/chat/_stcore/health", "/novnc/vnc.html"):
+    for path in (
+        "/",
+        "/index.html",
+        "/control",
+        "/chat/",
+        "/chat/_stcore/health",
+        "/novnc/vnc.html",
+    ):
         status, body, headers = http_status(port, path)
         assert status == 401, path
         assert (

@@ -67,6 +67,9 @@ class ToolResultEvent:
     name: str
     result: ToolResult
     toolset_name: str | None = None  # set for a member of a toolset; its tool_result echoes it
+    #: The screenshot's file when it was left on disk (Trajectory.events(images=False)):
+    #: ``result.base64_image`` is None then, and the UI shows the file.
+    image_file: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

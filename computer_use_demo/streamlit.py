@@ -447,7 +447,7 @@ def sessions_sidebar(current: Trajectory | None) -> None:
 
         def replay() -> str:
             title = trajectory.title.strip() or "Computer Use Demo session"
-            return render_html(session_events(trajectory)[1], title=title)
+            return render_html(trajectory.events(), title=title)  # screenshots inlined
 
         st.download_button(
             "Download HTML replay",

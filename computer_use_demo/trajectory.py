@@ -4,9 +4,17 @@ Screenshots are written once as PNG/JPEG files named by their content hash and r
 file name from the JSON lines, never inlined: a 500-step run stays a small text file, and the
 same screenshot in a tool result and in the final history is stored once. Recorded API
 requests keep only their newest messages (``omitted_messages`` says how many were left out):
-the rest of the history is in the other events. Appends are flushed
-line by line, so a crash loses at most the line being written; a truncated last line is
-skipped on reading and the next append starts on a fresh line.
+the rest of the history is in the other events. A run's ``Done`` stores its history as a
+delta: ``kept_messages`` leading messages of the previous Done's history, then the messages
+that differ (a session of many runs grows with its length, not with its square; files that
+hold whole histories still load). Appends are flushed line by line, so a crash loses at most
+the line being written; a truncated last line is skipped on reading and the next append
+starts on a fresh line.
+
+Each screenshot is decoded, hashed and written once per Trajectory object (a memo by its
+base64 text), and read back once per load. ``events(images=False)`` leaves them on disk:
+results carry the file (``ToolResultEvent.image_file``) and histories keep the references
+until ``load_images`` fills them in, so the chat app holds no base64 for what it shows.
 """
 
 from __future__ import annotations
@@ -79,6 +87,12 @@ class Trajectory:
         self.id = id
         self.title = title
         self.created = created
+        #: Screenshots already saved by this object: (len, hash, head, tail) -> file name.
+        self._image_names: dict[tuple[int, int, str, str], str] = {}
+        #: The last Done's history as saved (file references, no base64), and the size of
+        #: the events file it is valid for (another writer's append makes it stale).
+        self._history: list[Any] | None = None
+        self._history_at = -1
 
     # -------------------------------------------------------------- create / open
 
@@ -125,22 +139,52 @@ class Trajectory:
 
     # -------------------------------------------------------------- writing
 
-    def append(self, event: Event) -> None:
+    def append(self, event: Event) -> Event:
         """Add one event as a JSON line (screenshots to files), flushed to disk; known secret
-        values are redacted first, so no session file ever holds one."""
+        values are redacted first, so no session file ever holds one. Returns the event as
+        saved, screenshots left on disk (what ``events(images=False)`` will read back)."""
         data = to_json(redact_event(event))
         if isinstance(event, ApiExchange):
             data["request_body"] = _trim_request(data["request_body"])
-        line = encode_line(self._externalize(data))
+        data = self._externalize(data)
         with open(self.path / EVENTS_FILE, "a+b") as f:  # writes always go to the end
-            if f.seek(0, os.SEEK_END) > 0:
+            size = f.seek(0, os.SEEK_END)
+            record = data
+            if isinstance(event, Done):
+                if self._history is None or self._history_at != size:
+                    self._history = self._saved_history()
+                record = _delta(data, self._history)
+            line = encode_line(record)
+            if size > 0:
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":
                     line = b"\n" + line  # a crash left half a line: never glue onto it
             f.write(line + b"\n")
             f.flush()
+            if isinstance(event, Done):
+                self._history, self._history_at = data["messages"], f.tell()
+            elif self._history_at == size:
+                self._history_at = f.tell()
+        return self._light(data)
+
+    def _saved_history(self) -> list[Any]:
+        """The last Done's history in the events file, as saved (file references)."""
+        history: list[Any] = []
+        for record in _with_histories(self._lines()):
+            if record.get("kind") == "done":
+                history = record["messages"]
+        return history
 
     def _save_image(self, data: str, media_type: str) -> str | None:
+        key = (len(data), hash(data), data[:64], data[-64:])  # str caches its hash
+        name = self._image_names.get(key)
+        if name is None:
+            name = self._write_image(data, media_type)
+            if name is not None:
+                self._image_names[key] = name
+        return name
+
+    def _write_image(self, data: str, media_type: str) -> str | None:
         try:
             raw = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
@@ -177,24 +221,59 @@ class Trajectory:
 
     # -------------------------------------------------------------- reading
 
-    def _internalize(self, value: Any) -> Any:
+    def _internalize(self, value: Any, memo: dict[int, Any], images: dict[str, str]) -> Any:
+        """``value`` with its file references loaded back as base64 (each file read once per
+        ``images`` memo; a dict met twice, as in the histories of successive Dones, is
+        converted once per ``memo``)."""
         if isinstance(value, list):
-            return [self._internalize(v) for v in value]
+            return [self._internalize(v, memo, images) for v in value]
         if not isinstance(value, dict):
             return value
+        hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
         if value.get("type") == "base64" and "file" in value and "data" not in value:
-            data = self._load_image(value["file"])
-            return {k: v for k, v in value.items() if k != "file"} | {"data": data}
-        out = {k: self._internalize(v) for k, v in value.items()}
-        if "base64_image_file" in out:
-            out["base64_image"] = self._load_image(out.pop("base64_image_file"))
+            data = self._image_data(value["file"], images)
+            out = {k: v for k, v in value.items() if k != "file"} | {"data": data}
+        else:
+            out = {k: self._internalize(v, memo, images) for k, v in value.items()}
+            if "base64_image_file" in out:
+                out["base64_image"] = self._image_data(out.pop("base64_image_file"), images)
+        memo[id(value)] = (value, out)
         return out
 
+    def _image_data(self, name: str, images: dict[str, str]) -> str:
+        data = images.get(name)
+        if data is None:
+            data = images[name] = self._load_image(name)
+        return data
+
     def _load_image(self, name: str) -> str:
+        target = self.image_path(name)
+        return base64.b64encode(target.read_bytes()).decode()
+
+    def image_path(self, name: str) -> Path:
+        """The file of a screenshot reference; refuses one outside the trajectory."""
         target = (self.path / name).resolve()
         if self.path.resolve() not in target.parents:
             raise ValueError(f"image reference outside the trajectory: {name}")
-        return base64.b64encode(target.read_bytes()).decode()
+        return target
+
+    def load_images(self, value: Any) -> Any:
+        """``value`` (a history from ``events(images=False)``, say) with every screenshot
+        reference replaced by its base64 data, as the API needs it."""
+        return self._internalize(value, {}, {})
+
+    def _light(self, record: dict[str, Any]) -> Event:
+        """The event of a saved record, screenshots left on disk: a result's file goes to
+        ``ToolResultEvent.image_file`` (absolute), histories keep their references."""
+        result = record.get("result")
+        if record.get("kind") == "tool_result" and isinstance(result, dict):
+            name = result.get("base64_image_file")
+            if isinstance(name, str):
+                result = {k: v for k, v in result.items() if k != "base64_image_file"}
+                record = {**record, "result": result, "image_file": str(self.image_path(name))}
+        return event_from_json(record)
 
     def _lines(self) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
@@ -213,12 +292,18 @@ class Trajectory:
                 log.warning("%s line %d is not JSON (a crash mid-write?); skipped", self.id, number)
         return records
 
-    def events(self) -> list[Event]:
-        """Every saved event, screenshots loaded back as base64."""
+    def events(self, *, images: bool = True) -> list[Event]:
+        """Every saved event: screenshots loaded back as base64, or (``images=False``) left
+        on disk, as ``append`` returns them."""
         events: list[Event] = []
-        for record in self._lines():
+        memo: dict[int, Any] = {}
+        loaded: dict[str, str] = {}
+        for record in _with_histories(self._lines()):
             try:
-                events.append(event_from_json(self._internalize(record)))
+                if images:
+                    events.append(event_from_json(self._internalize(record, memo, loaded)))
+                else:
+                    events.append(self._light(record))
             except (ValueError, TypeError, KeyError, OSError) as e:
                 log.warning("%s: skipping an unreadable event: %s", self.id, e)
         return events
@@ -274,6 +359,37 @@ def encode_line(data: Any) -> bytes:
         return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode("utf-8")
 
 
+def _delta(done: dict[str, Any], previous: list[Any]) -> dict[str, Any]:
+    """A Done record that keeps the leading messages it shares with ``previous`` by count."""
+    messages = done["messages"]
+    keep = 0
+    for old, new in zip(previous, messages, strict=False):
+        if old != new:
+            break
+        keep += 1
+    if not keep:
+        return done
+    return {**done, "messages": messages[keep:], "kept_messages": keep}
+
+
+def _with_histories(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` with each Done's whole history put back together from its delta."""
+    history: list[Any] = []
+    out = []
+    for record in records:
+        if record.get("kind") == "done":
+            messages = record.get("messages") or []
+            keep = record.get("kept_messages", 0)
+            if not isinstance(keep, int) or keep > len(history) or keep < 0:
+                log.warning("a Done keeps %r messages of a history of %d", keep, len(history))
+                keep = max(0, min(len(history), keep if isinstance(keep, int) else 0))
+            history = history[:keep] + list(messages) if keep else list(messages)
+            record = {k: v for k, v in record.items() if k != "kept_messages"}
+            record["messages"] = history
+        out.append(record)
+    return out
+
+
 def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
     """The conversation the events describe (see Trajectory.messages)."""
     start = 0
@@ -303,12 +419,25 @@ def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
                 if not messages or messages[-1]["role"] != "user":
                     messages.append({"role": "user", "content": []})
                 block = h.tool_result_block(result, tool_use_id, toolset_name=toolset)
+                if event.image_file and not result.base64_image:  # left on disk: a reference
+                    block = _with_image_file(block, event.image_file)
                 messages[-1]["content"].append(block)
             case Resumed(text=text, screenshot=screenshot):  # joins the last user turn
                 messages.append({"role": "user", "content": note_blocks(text, screenshot)})
             case ApiExchange() | _:
                 pass
     return h.heal(messages)
+
+
+def _with_image_file(block: Any, path: str) -> Any:
+    """A tool_result block with a screenshot reference (Trajectory.load_images fills it)."""
+    suffix = Path(path).suffix.lstrip(".")
+    media = next((m for m, ext in _EXTENSIONS.items() if ext == suffix), "image/png")
+    image = {"type": "image", "source": {"type": "base64", "media_type": media, "file": path}}
+    content = block["content"]
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content else []
+    return {**block, "content": [*content, image]}
 
 
 def _trim_request(body: Any) -> Any:

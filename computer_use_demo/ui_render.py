@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -244,7 +245,7 @@ def render_block(block: dict[str, Any]) -> None:
 def render_tool_result(event: ToolResultEvent, hide_images: bool) -> None:
     """A tool's output (code for CLI output), error (red) and screenshot (unless hidden)."""
     r = event.result
-    show_image = bool(r.base64_image) and not hide_images
+    show_image = bool(r.base64_image or event.image_file) and not hide_images
     if not (r.output or r.error or r.system or show_image):
         return  # e.g. a screenshot while screenshots are hidden
     with st.chat_message("tool", avatar=":material/build:"):
@@ -255,7 +256,13 @@ def render_tool_result(event: ToolResultEvent, hide_images: bool) -> None:
                 st.markdown(r.output)
         if r.error:
             st.error(r.error)
-        if show_image:
+        if show_image and event.image_file and not r.base64_image:
+            # Left on disk (saved sessions): Streamlit serves the file's bytes as they are.
+            if os.path.isfile(event.image_file):
+                st.image(event.image_file, caption=f"{event.name} screenshot")
+            else:
+                st.warning("This screenshot's file is missing from the session folder.")
+        elif show_image:
             data = image_bytes(r.base64_image or "")
             if data is None:
                 st.warning("This screenshot could not be decoded.")

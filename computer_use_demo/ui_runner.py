@@ -64,6 +64,9 @@ class SessionRun:
         self.events: list[Event] = list(prior_events)
         self.run_start = len(self.events)
         self.done: Done | None = None
+        #: The history the run ended with, screenshots included (the Done keeps references):
+        #: the next message goes on from it without reading them back. Dropped by _prune.
+        self.history: list[dict[str, Any]] | None = None
         self.version = 0  # bumped on every event: the page reruns when it changes
         self.session_spent_usd = session_spent_usd
         self.pause = pause
@@ -128,8 +131,10 @@ class SessionRun:
                 self._live.add(event)
                 self.live_version += 1
             return
-        try:
-            self.trajectory.append(event)
+        if isinstance(event, Done):
+            self.history = event.messages  # with its screenshots, for this session's next message
+        try:  # kept as saved: screenshots stay on disk, not in the app's memory
+            event = self.trajectory.append(event)
         except Exception:  # a full disk must not stop the run nor lose the event on screen
             log.exception("could not save an event of session %s", self.trajectory.id)
         with self._lock:
@@ -148,6 +153,8 @@ class SessionRun:
             if self.done is None:
                 self._record(ErrorEvent(message=f"{type(e).__name__}: {e}"))
                 self._record(Done(reason="error", messages=heal(self.messages)))
+        finally:
+            self.messages = []  # the history with its screenshots: the Done has it, on disk
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
@@ -188,7 +195,9 @@ def _listing_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
 _T = TypeVar("_T")
 _SAVED: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
 _LISTED: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
-_SAVED_MAX = 8
+#: Sessions whose events the app keeps in memory (read from disk, or of finished runs): the
+#: bound of its memory, as screenshots stay on disk (files shown as they are, never base64).
+CACHED_SESSIONS = max(1, int(os.environ.get("COMPUTER_USE_CACHED_SESSIONS") or 8))
 
 
 def _reuse(
@@ -204,22 +213,21 @@ def _reuse(
     with _RUNS_LOCK:
         cache[key] = (stamp, value)
         cache.move_to_end(key)
-        while len(cache) > _SAVED_MAX:
+        while len(cache) > CACHED_SESSIONS:
             cache.popitem(last=False)
     return value
 
 
 def saved_events(trajectory: Trajectory) -> list[Event]:
-    """A saved session's events, read from disk once and reused until the files change.
-
-    Rendering reruns on every click; reading and base64-encoding every screenshot each time
-    would make long sessions slow.
+    """A saved session's events, read from disk once and reused until the files change;
+    screenshots stay on disk (``ToolResultEvent.image_file``), so a cached session costs the
+    app its text only. Rendering reruns on every click: reading it each time would be slow.
     """
     try:
         stamp = _fingerprint(trajectory.path)
     except OSError:
         return []
-    return _reuse(_SAVED, str(trajectory.path), stamp, lambda: list(trajectory.events()))
+    return _reuse(_SAVED, str(trajectory.path), stamp, lambda: trajectory.events(images=False))
 
 
 def session_list(root: Path) -> list[TrajectoryInfo]:
@@ -401,10 +409,12 @@ def _send(
         config, run_label=f"chat app session {label[0][:60] if label else trajectory.id}"
     )
     if previous is not None and previous.done is not None:
-        history, prior = previous.done.messages, previous.snapshot()[1]
+        history, prior = previous.history or previous.done.messages, previous.snapshot()[1]
     else:  # Trajectory.messages() would read the whole session from disk a second time
         prior = saved_events(trajectory)
         history = rebuild_messages(prior)
+    if previous is None or previous.history is None:
+        history = trajectory.load_images(history)  # the loop sends them: read from disk
     # Interrupted: stopped just now, or earlier with the Stop button (the model should know).
     last_done = next((e for e in reversed(prior) if isinstance(e, Done)), None)
     interrupted = last_done is not None and last_done.reason == "stopped"
@@ -429,13 +439,15 @@ def _send(
 
 
 #: Finished runs kept in memory (their events render without a disk read); the rest is on disk.
-KEEP_FINISHED = 4
+KEEP_FINISHED = max(1, CACHED_SESSIONS // 2)
 
 
 def _prune() -> None:
     finished = sorted(
         (r for r in _RUNS.values() if not r.running), key=lambda r: r.started_at, reverse=True
     )
+    for run in finished:  # a run is starting: it holds its own history, they let theirs go
+        run.history = None
     for run in finished[KEEP_FINISHED:]:
         del _RUNS[run.trajectory.id]
         held = _TOOLS.pop(run.trajectory.id, None)

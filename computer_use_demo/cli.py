@@ -44,10 +44,23 @@ from .loop import APIProvider, LoopConfig, agent_events
 from .models import DEFAULT_MODELS
 from .pause import PauseGate
 from .streaming import LiveText
+from .thinking import THINKING_EFFORTS, THINKING_MODES
 from .tools import TOOL_VERSIONS
 from .trajectory import Trajectory
 
-EXIT_CODES = {"end_turn": 0, "error": 1, "max_steps": 3, "budget": 4, "stopped": 130}
+#: Exit status per Done reason; 5: the model's response ended the run (a refusal, a cut-off
+#: answer, a full context window, an unknown stop reason), said in the last line.
+EXIT_CODES = {
+    "end_turn": 0,
+    "error": 1,
+    "max_steps": 3,
+    "budget": 4,
+    "refusal": 5,
+    "max_tokens": 5,
+    "context_window_exceeded": 5,
+    "unknown_stop_reason": 5,
+    "stopped": 130,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Press p to take control of the desktop (the agent pauses after the running "
         "action) and p again to hand it back. "
         "Ctrl+C stops the agent cleanly (twice: at once). Exit status: 0 done, "
-        "1 error, 2 usage, 3 step limit reached, 4 budget reached, 130 stopped.",
+        "1 error, 2 usage, 3 step limit reached, 4 budget reached, 5 ended by the model's "
+        "response (refusal, cut-off answer, full context window, unknown stop reason), "
+        "130 stopped.",
     )
     p.add_argument("task", nargs="?", help="what Claude should do (optional with --continue)")
     p.add_argument(
@@ -83,7 +98,18 @@ def _parser() -> argparse.ArgumentParser:
         help="the same for the whole session, earlier runs of a --continue'd one included",
     )
     p.add_argument("--no-stream", action="store_true", help="print answers only when complete")
-    p.add_argument("--thinking-budget", type=int, help="enable extended thinking with this budget")
+    p.add_argument(
+        "--thinking",
+        choices=THINKING_MODES,
+        help="thinking mode (default: extended with --thinking-budget, adaptive with --effort, "
+        "else the model's default)",
+    )
+    p.add_argument(
+        "--effort",
+        choices=THINKING_EFFORTS,
+        help="adaptive thinking's effort (default: the model's)",
+    )
+    p.add_argument("--thinking-budget", type=int, help="extended thinking's budget, in tokens")
     p.add_argument(
         "--keep-images",
         default="3",
@@ -119,6 +145,8 @@ def _config(args: argparse.Namespace) -> LoopConfig:
         tool_version=args.tool_version,
         system_prompt_suffix=args.system_suffix,
         max_tokens=args.max_tokens,
+        thinking_mode=args.thinking,
+        thinking_effort=args.effort,
         thinking_budget=args.thinking_budget,
         only_n_most_recent_images=keep,
         max_steps=args.max_steps,
@@ -254,8 +282,9 @@ class Printer:
                 return f"▶ Handed back: Claude is told{shot}."
             case ErrorEvent(message=message, status=status):
                 return f"Error{f' {status}' if status else ''}: {message}"
-            case Done(reason=reason, steps=steps):
-                return f"\nDone: {reason} after {steps} step{'s' if steps != 1 else ''}."
+            case Done(reason=reason, steps=steps, detail=detail):
+                line = f"\nDone: {reason} after {steps} step{'s' if steps != 1 else ''}."
+                return f"{line}\n{detail}" if detail else line
         return None
 
 

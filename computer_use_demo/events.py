@@ -20,7 +20,20 @@ from .redaction import redact_headers as redact_headers
 from .redaction import redact_json
 from .tools.base import ToolResult
 
-DoneReason = Literal["end_turn", "max_steps", "stopped", "error", "budget"]
+#: How a run ended. Besides end_turn, max_steps, stopped, error and budget, the stop reasons
+#: that end a run (stop_reasons.py): a refusal, an answer cut off at max_tokens, a full
+#: context window, and a stop reason the app does not know.
+DoneReason = Literal[
+    "end_turn",
+    "max_steps",
+    "stopped",
+    "error",
+    "budget",
+    "refusal",
+    "max_tokens",
+    "context_window_exceeded",
+    "unknown_stop_reason",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,12 +210,14 @@ class ErrorEvent:
 
 @dataclass(frozen=True, kw_only=True)
 class Done:
-    """The run ended; ``messages`` is the full, valid history to continue from."""
+    """The run ended; ``messages`` is the full, valid history to continue from. ``detail``
+    says what happened when the reason alone does not (a refusal, a cut-off answer...)."""
 
     kind: ClassVar[str] = "done"
     reason: DoneReason
     steps: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
+    detail: str = ""
 
 
 Event = (

@@ -28,6 +28,7 @@ from anthropic import (
 from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
 
 from . import history as h
+from . import model_lookup, stop_reasons, thinking
 from . import pause as pauses
 from .budget import Budget
 from .desktop_lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
@@ -43,7 +44,7 @@ from .events import (
     Usage,
     redact_headers,
 )
-from .models import ModelInfo, model_info
+from .models import ModelInfo, known_model, model_info
 from .prompts import system_prompt, with_suffix
 from .providers import (
     DEFAULT_MAX_RETRIES,
@@ -54,10 +55,12 @@ from .providers import (
 )
 from .request import RequestBody
 from .streaming import post_streamed
+from .thinking import ThinkingEffort, ThinkingMode
 from .tools import (
     TOOL_GROUPS_BY_VERSION,
     BaseAnthropicTool,
     ToolCollection,
+    ToolFailure,
     ToolResult,
     ToolVersion,
 )
@@ -69,6 +72,8 @@ __all__ = [
     "TOKEN_EFFICIENT_TOOLS_BETA_FLAG",
     "APIProvider",
     "LoopConfig",
+    "ThinkingEffort",
+    "ThinkingMode",
     "agent_events",
     "build_tools",
     "sampling_loop",
@@ -96,7 +101,13 @@ class LoopConfig:
     tool_version: ToolVersion = None  # type: ignore[assignment]  # from the model table
     system_prompt_suffix: str = ""
     max_tokens: int | None = None
+    #: adaptive (with thinking_effort), extended (with thinking_budget) or off; None: extended
+    #: if a budget is given, else the model's default (thinking.py).
+    thinking_mode: ThinkingMode | None = None
+    thinking_effort: ThinkingEffort | None = None  # None: the model's default effort
     thinking_budget: int | None = None
+    #: What the Models API said about the model (model_lookup.py); None: the model table.
+    capabilities: ModelInfo | None = None
     only_n_most_recent_images: int | None = 3  # None: send every screenshot
     #: Screenshots are removed this many at a time (None: as many as are kept, the reference's
     #: choice), so the prompt cache stays warm between removals.
@@ -131,14 +142,11 @@ class LoopConfig:
             set_(self, "max_tokens", info.default_output_tokens)
         if self.max_tokens < 1:  # type: ignore[operator]
             raise ValueError("max_tokens must be at least 1")
-        if self.thinking_budget is not None:
-            if self.thinking_budget < 1024:
-                raise ValueError("thinking_budget must be at least 1024 tokens")
-            if self.thinking_budget >= self.max_tokens:  # type: ignore[operator]
-                raise ValueError(
-                    f"thinking_budget ({self.thinking_budget}) must be less than max_tokens "
-                    f"({self.max_tokens})"
-                )
+        mode = thinking.resolve_mode(
+            info, self.thinking_mode, budget=self.thinking_budget, effort=self.thinking_effort
+        )
+        set_(self, "thinking_mode", mode)
+        self.check_thinking(info)
         if self.max_steps < 1:
             raise ValueError("max_steps must be at least 1")
         if self.only_n_most_recent_images is not None and self.only_n_most_recent_images < 0:
@@ -150,7 +158,28 @@ class LoopConfig:
 
     @property
     def model_info(self) -> ModelInfo:
-        return model_info(self.model)
+        return self.capabilities or model_info(self.model)
+
+    def check_thinking(self, info: ModelInfo) -> None:
+        """Raise ValueError if ``info``'s model refuses this thinking set-up. A model nobody
+        knows (no table row, no Models API answer) gets the checks that need no knowledge."""
+        thinking.check(
+            info,
+            self.model,
+            self.thinking_mode,  # type: ignore[arg-type]
+            effort=self.thinking_effort,
+            budget=self.thinking_budget,
+            max_tokens=self.max_tokens,  # type: ignore[arg-type]
+        )
+
+    def thinking_fields(self, info: ModelInfo) -> dict[str, Any]:
+        """The request's thinking / output_config fields."""
+        return thinking.request_fields(
+            info,
+            self.thinking_mode,  # type: ignore[arg-type]
+            effort=self.thinking_effort,
+            budget=self.thinking_budget,
+        )
 
     @property
     def caching(self) -> bool:
@@ -334,10 +363,22 @@ class _Run:
                 self.history.append({"role": "user", "content": self.partial_results})
             self.partial_results = None
 
-    def done(self, reason: DoneReason) -> Done:
+    def done(self, reason: DoneReason, detail: str = "") -> Done:
+        """The run's end; a tool_use left unanswered gets ``detail`` (or "stopped")."""
         self.commit_partial()
-        self.history = h.heal(self.history)
-        return Done(reason=reason, steps=self.steps, messages=self.history)
+        not_run = f"Not run: {detail}" if detail else h.STOPPED_BY_USER
+        self.history = h.heal(self.history, reason=not_run)
+        return Done(reason=reason, steps=self.steps, messages=self.history, detail=detail)
+
+    def add_response(self, blocks: list[dict[str, Any]]) -> None:
+        """Claude's blocks into the history; after a paused turn they continue its message."""
+        if not blocks:
+            return
+        last = self.history[-1] if self.history else None
+        if last is not None and last["role"] == "assistant":
+            self.history[-1] = {**last, "content": [*last["content"], *blocks]}
+        else:
+            self.history.append({"role": "assistant", "content": blocks})
 
     async def cancel_inflight(self) -> None:
         tasks = [t for t in self.inflight if not t.done()]
@@ -352,6 +393,43 @@ class _Run:
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
         return task
+
+
+async def run_model_info(config: LoopConfig, client: Client) -> ModelInfo:
+    """The model's capabilities for a run: as configured, else the table's row, else (a model
+    the table does not know, on the Anthropic API) the Models API's, else the fallback.
+    Raises ValueError if the model refuses the run's thinking set-up."""
+    if config.capabilities is not None:
+        return config.capabilities
+    known = known_model(config.model)
+    if known is None and isinstance(client, AsyncAnthropic):
+        known = await model_lookup.lookup(client, config.model)
+    info = known or model_info(config.model)
+    config.check_thinking(info)
+    return info
+
+
+def answer_cut_off(
+    call: dict[str, Any], config: LoopConfig, results: list[dict[str, Any]]
+) -> ToolResultEvent:
+    """A tool_use that max_tokens cut short is not run: the model gets an error saying so."""
+    toolset_name = call.get("toolset_name")
+    result = ToolFailure(error=stop_reasons.cut_off_result_text(config.max_tokens))  # type: ignore[arg-type]
+    results.append(dict(h.tool_result_block(result, call["id"], toolset_name=toolset_name)))
+    return ToolResultEvent(
+        tool_use_id=call["id"], name=call["name"], result=result, toolset_name=toolset_name
+    )
+
+
+def static_body(config: LoopConfig, tools: ToolCollection, info: ModelInfo) -> dict[str, Any]:
+    """Everything in a request but the messages: fixed for the run."""
+    return {
+        "model": config.model,
+        "max_tokens": config.max_tokens,
+        "system": h.system_blocks(config.system_text(), cache=config.caching),
+        "tools": tools.to_params(),
+        **config.thinking_fields(info),
+    }
 
 
 async def agent_events(
@@ -409,6 +487,7 @@ async def agent_events(
                 )
             else:
                 client = client.with_options(middleware=[*client.middleware, recorder])
+            info = await run_model_info(config, client)  # checked against the thinking set-up
         except (ProviderError, ValueError) as e:
             yield ErrorEvent(message=str(e), error_type="configuration_error")
             yield run.done("error")
@@ -422,14 +501,7 @@ async def agent_events(
             yield run.done("error")
             return
 
-        static: dict[str, Any] = {
-            "model": config.model,
-            "max_tokens": config.max_tokens,
-            "system": h.system_blocks(config.system_text(), cache=config.caching),
-            "tools": tools.to_params(),
-        }
-        if config.thinking_budget:
-            static["thinking"] = {"type": "enabled", "budget_tokens": config.thinking_budget}
+        static = static_body(config, tools, info)
         send_raw = isinstance(client, AsyncAnthropic)
         streamed = config.stream and send_raw
         if streamed:
@@ -466,7 +538,7 @@ async def agent_events(
                 **request, betas=betas, timeout=config.request_timeout
             )
 
-        price = config.model_info.price
+        price = info.price
         totals = dict.fromkeys(("input", "output", "cache_creation_input", "cache_read_input"), 0)
         total_cost: float | None = 0.0 if price else None
         budget = Budget(
@@ -540,22 +612,27 @@ async def agent_events(
             )
 
             blocks = h.response_to_params(response.content)
-            if blocks:
-                run.history.append({"role": "assistant", "content": blocks})
+            run.add_response(blocks)
             for block in blocks:
                 yield AssistantBlock(block=block)
-            calls = [b for b in blocks if b["type"] == "tool_use"]
-            if not calls:
-                yield run.done("end_turn")
+            outcome = stop_reasons.of_response(response, blocks, max_tokens=config.max_tokens)  # type: ignore[arg-type]
+            if outcome.action == "done":
+                yield run.done(outcome.reason or "end_turn", outcome.detail)
                 return
+            if outcome.action == "continue":  # a paused turn: send the history back as is
+                continue
+            calls = [b for b in blocks if b["type"] == "tool_use"]
             if pause is not None and pause.paused:  # taken while Claude answered: not run
                 async for event in pauses.hold(pause, run, tools, stop, pending=calls):
                     yield event
                 continue
 
             run.partial_results = []
+            calls = [b for b in calls if b["id"] != outcome.cut_off]
             async for event in tools.run_turn(calls, results=run.partial_results, stop=stop):
                 yield event
+            if outcome.cut_off is not None and not stop.is_set():
+                yield answer_cut_off(blocks[-1], config, run.partial_results)
             run.commit_partial()
     except asyncio.CancelledError:
         await run.cancel_inflight()
@@ -635,6 +712,8 @@ async def sampling_loop(
     tool_version: ToolVersion,
     thinking_budget: int | None = None,
     token_efficient_tools_beta: bool = False,
+    thinking_mode: ThinkingMode | None = None,
+    thinking_effort: ThinkingEffort | None = None,
 ) -> list[BetaMessageParam]:
     """The reference's entry point: run until Claude stops using tools, calling back as it goes.
 
@@ -642,7 +721,13 @@ async def sampling_loop(
     contract). ``api_response_callback`` gets (request, response, None) for each HTTP attempt
     and (request, response or None, the exception) for a final failure. Raises
     DesktopUnavailable, before anything is sent, while another agent uses the desktop.
+
+    ``thinking_mode`` is adaptive (with ``thinking_effort``), extended (with
+    ``thinking_budget``) or off; by default extended when a budget is given, else the model's
+    default. A budget given with another mode is ignored.
     """
+    if thinking_mode is not None and thinking_mode != "extended":
+        thinking_budget = None
     config = LoopConfig(
         model=model,
         provider=APIProvider(provider),
@@ -650,6 +735,8 @@ async def sampling_loop(
         tool_version=tool_version,
         system_prompt_suffix=system_prompt_suffix,
         max_tokens=max_tokens,
+        thinking_mode=thinking_mode,
+        thinking_effort=thinking_effort,
         thinking_budget=thinking_budget,
         only_n_most_recent_images=only_n_most_recent_images or None,
         token_efficient_tools_beta=token_efficient_tools_beta,

@@ -1,9 +1,15 @@
-"""What we know about each model: default tool group, output token limits, thinking support and
-prices. Data only; edit the tables to add a model or change a price.
+"""What we know about each model: default tool group, output token limits, thinking modes,
+context-management capabilities and prices. Data only: one row per model, its ids beside it.
 
-Provider spellings (Bedrock ``anthropic.…-v1:0`` with optional ``us.``/``eu.``/``global.``
-prefixes, Vertex ``…@YYYYMMDD``) resolve to the same entry. An unknown model gets
-``DEFAULT_MODEL_INFO`` (a conservative tool group, no price); a run's settings override it.
+Sources: the installed SDK's ``ModelParam`` (which ids exist) and ``DEPRECATED_MODELS``, and
+Anthropic's model and pricing pages (platform.claude.com). A price the pages do not give is
+``None`` (the app then shows "no price", never a guess). The Models API (model_lookup.py)
+overrides the capability columns for the model a run uses, when it answers.
+
+Provider spellings (Bedrock ``anthropic.…-v1:0`` or ``…`` with optional ``us.``/``eu.``/
+``global.`` prefixes, Vertex ``…@YYYYMMDD``) resolve to the same row. An unknown model gets
+``DEFAULT_MODEL_INFO`` (a conservative tool group, no thinking, no price); a run's settings
+override it.
 """
 
 from __future__ import annotations
@@ -11,21 +17,40 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .thinking import OffType, ThinkingEffort, ThinkingMode
 from .tools.groups import ToolVersion
 
 
 @dataclass(frozen=True, kw_only=True)
 class Price:
-    """US dollars per million tokens."""
+    """US dollars per million tokens. ``long`` is the price of a whole request whose prompt
+    (input, cache writes and reads) is over ``long_above`` tokens, where the model has one."""
 
     input: float
     output: float
-    cache_write: float  # 5-minute cache writes: 1.25 x input
-    cache_read: float  # cache hits: 0.1 x input
+    cache_write: float  # 5-minute cache writes
+    cache_read: float  # cache hits
+    long_above: int | None = None
+    long: Price | None = None
 
     @classmethod
-    def of(cls, input: float, output: float) -> Price:
-        return cls(input=input, output=output, cache_write=input * 1.25, cache_read=input * 0.1)
+    def of(
+        cls,
+        input: float,
+        output: float,
+        *,
+        cache_write: float | None = None,
+        cache_read: float | None = None,
+        **more: object,
+    ) -> Price:
+        """A price with the usual cache rates (writes 1.25 x input, hits 0.1 x) unless given."""
+        return cls(
+            input=input,
+            output=output,
+            cache_write=input * 1.25 if cache_write is None else cache_write,
+            cache_read=input * 0.1 if cache_read is None else cache_read,
+            **more,  # type: ignore[arg-type]
+        )
 
     def cost(
         self,
@@ -35,84 +60,309 @@ class Price:
         cache_creation_input_tokens: int = 0,
         cache_read_input_tokens: int = 0,
     ) -> float:
+        prompt = input_tokens + cache_creation_input_tokens + cache_read_input_tokens
+        rate = self
+        if self.long is not None and self.long_above is not None and prompt > self.long_above:
+            rate = self.long
         return (
-            input_tokens * self.input
-            + output_tokens * self.output
-            + cache_creation_input_tokens * self.cache_write
-            + cache_read_input_tokens * self.cache_read
+            input_tokens * rate.input
+            + output_tokens * rate.output
+            + cache_creation_input_tokens * rate.cache_write
+            + cache_read_input_tokens * rate.cache_read
         ) / 1_000_000
 
 
 @dataclass(frozen=True, kw_only=True)
 class ModelInfo:
+    """One model's defaults and capabilities. ``thinking_modes`` lists what the model accepts,
+    the mode it uses when a request says nothing first."""
+
     tool_version: ToolVersion
     max_output_tokens: int
     default_output_tokens: int
-    has_thinking: bool = False
     price: Price | None = None
+    thinking_modes: tuple[ThinkingMode, ...] = ("off",)
+    effort_levels: tuple[ThinkingEffort, ...] = ()
+    default_effort: ThinkingEffort | None = None
+    #: How "off" is sent to a model that thinks by default.
+    off_type: OffType = "disabled"
+    context_management: bool = False
+    compaction: bool = False
+    #: Where this came from: the table, the Models API, or the unknown-model fallback.
+    source: str = "table"
+
+    @property
+    def has_thinking(self) -> bool:
+        return any(mode != "off" for mode in self.thinking_modes)
+
+    @property
+    def default_thinking(self) -> ThinkingMode:
+        return self.thinking_modes[0]
 
 
-def _thinking_model(tool_version: ToolVersion, price: Price, max_output: int = 64_000) -> ModelInfo:
-    """Claude 3.7 and later: extended thinking, 16k output tokens by default."""
+#: The tool version of the newest models, released after the computer toolset (Opus and
+#: Sonnet 5.5 refuse computer_20251124 on the Claude API; older models keep it).
+TOOLSET_VERSION: ToolVersion = "computer_toolset_20260801"
+
+_EFFORTS_46: tuple[ThinkingEffort, ...] = ("low", "medium", "high", "max")
+_EFFORTS: tuple[ThinkingEffort, ...] = ("low", "medium", "high", "xhigh", "max")
+
+
+def _row(
+    tool_version: ToolVersion,
+    max_output: int,
+    price: Price | None,
+    modes: tuple[ThinkingMode, ...],
+    *,
+    efforts: tuple[ThinkingEffort, ...] = (),
+    default_effort: ThinkingEffort | None = None,
+    off_type: OffType = "disabled",
+    default_output: int = 16_384,
+    context_management: bool = True,
+    compaction: bool = False,
+) -> ModelInfo:
     return ModelInfo(
         tool_version=tool_version,
         max_output_tokens=max_output,
-        default_output_tokens=16_384,
-        has_thinking=True,
+        default_output_tokens=min(default_output, max_output),
         price=price,
+        thinking_modes=modes,
+        effort_levels=efforts,
+        default_effort=default_effort,
+        off_type=off_type,
+        context_management=context_management,
+        compaction=compaction,
     )
 
 
-def _claude_35(price: Price) -> ModelInfo:
-    return ModelInfo(
-        tool_version="computer_use_20241022",
-        max_output_tokens=8_192,
-        default_output_tokens=4_096,
-        price=price,
-    )
+_OPUS_PRICE = Price.of(5, 25)  # Opus 4.5 - 5: $5 / $25, cache $6.25 / $0.50
+_FABLE_5_PRICE = Price.of(10, 50, cache_read=1.0)
+_FABLE_51_PRICE = Price.of(10, 50, cache_read=0.25)
 
+#: (ids, row). The first id of each row is the Anthropic API spelling.
+_ROWS: tuple[tuple[tuple[str, ...], ModelInfo], ...] = (
+    # Claude 5.x: adaptive thinking on by default.
+    (
+        ("claude-opus-5-5",),
+        _row(
+            TOOLSET_VERSION,
+            128_000,
+            Price.of(4, 20, cache_write=5, cache_read=0.20),
+            ("adaptive",),  # thinking cannot be turned off
+            efforts=_EFFORTS,
+            default_effort="medium",
+            compaction=True,
+        ),
+    ),
+    (
+        ("claude-sonnet-5-5",),
+        _row(
+            TOOLSET_VERSION,
+            128_000,
+            Price.of(2, 10, cache_write=2.50, cache_read=0.20),
+            ("adaptive", "off"),
+            efforts=_EFFORTS,
+            default_effort="high",
+            off_type="between_tools",  # its lowest setting: no up-front thinking
+            compaction=True,
+        ),
+    ),
+    (
+        ("claude-haiku-5-5",),
+        _row(
+            TOOLSET_VERSION,
+            128_000,
+            # $0.10 / $0.50 up to 100K prompt tokens, 5x above.
+            Price.of(
+                0.10,
+                0.50,
+                cache_write=0.125,
+                cache_read=0.01,
+                long_above=100_000,
+                long=Price.of(0.50, 2.50, cache_write=0.625, cache_read=0.05),
+            ),
+            ("adaptive", "off"),
+            efforts=_EFFORTS,
+            default_effort="medium",
+            compaction=True,
+        ),
+    ),
+    # Fable and Mythos: adaptive thinking, always on. No 5.2 price on Anthropic's pages yet.
+    *(
+        (
+            (model,),
+            _row(
+                version,
+                128_000,
+                price,
+                ("adaptive",),
+                efforts=_EFFORTS,
+                default_effort="high",
+                compaction=True,
+            ),
+        )
+        for model, version, price in (
+            ("claude-fable-5-2", TOOLSET_VERSION, None),
+            ("claude-mythos-5-2", TOOLSET_VERSION, None),
+            ("claude-fable-5-1", "computer_use_20251124", _FABLE_51_PRICE),
+            ("claude-mythos-5-1", "computer_use_20251124", _FABLE_51_PRICE),
+            ("claude-fable-5", "computer_use_20251124", _FABLE_5_PRICE),
+            ("claude-mythos-5", "computer_use_20251124", _FABLE_5_PRICE),
+        )
+    ),
+    (
+        ("claude-opus-5",),
+        _row(
+            "computer_use_20251124",
+            128_000,
+            _OPUS_PRICE,
+            ("adaptive", "off"),
+            efforts=_EFFORTS,
+            default_effort="high",
+            compaction=True,
+        ),
+    ),
+    (
+        ("claude-sonnet-5",),
+        _row(
+            "computer_use_20251124",
+            128_000,
+            Price.of(2, 10, cache_write=2.50, cache_read=0.20),
+            ("adaptive", "off"),
+            efforts=_EFFORTS,
+            default_effort="high",
+            compaction=True,
+        ),
+    ),
+    # Claude 4.6 - 4.8: no thinking unless asked; adaptive with effort.
+    *(
+        (
+            (model,),
+            _row(
+                "computer_use_20251124",
+                128_000,
+                _OPUS_PRICE,
+                ("off", "adaptive"),
+                efforts=_EFFORTS,
+                default_effort="high",
+                compaction=True,
+            ),
+        )
+        for model in ("claude-opus-4-8", "claude-opus-4-7")
+    ),
+    (
+        ("claude-mythos-preview",),
+        _row(
+            "computer_use_20251124",
+            128_000,
+            None,
+            ("adaptive", "extended"),
+            efforts=_EFFORTS_46,
+            default_effort="high",
+            compaction=True,
+        ),
+    ),
+    (
+        ("claude-opus-4-6",),
+        _row(
+            "computer_use_20251124",
+            128_000,
+            _OPUS_PRICE,
+            ("off", "adaptive", "extended"),
+            efforts=_EFFORTS_46,
+            default_effort="high",
+            compaction=True,
+        ),
+    ),
+    (
+        ("claude-sonnet-4-6",),
+        _row(
+            "computer_use_20251124",
+            64_000,
+            Price.of(3, 15),
+            ("off", "adaptive", "extended"),
+            efforts=_EFFORTS_46,
+            default_effort="high",
+            compaction=True,
+        ),
+    ),
+    # Claude 4.5 and older: extended thinking (3.7 and later), no adaptive.
+    (
+        ("claude-opus-4-5-20251101", "claude-opus-4-5"),
+        _row("computer_use_20251124", 64_000, _OPUS_PRICE, ("off", "extended")),
+    ),
+    (
+        ("claude-haiku-4-5-20251001", "claude-haiku-4-5"),
+        _row("computer_use_20250429", 64_000, Price.of(1, 5), ("off", "extended")),
+    ),
+    (
+        ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
+        _row("computer_use_20250429", 64_000, Price.of(3, 15), ("off", "extended")),
+    ),
+    (
+        ("claude-sonnet-4-20250514", "claude-sonnet-4-0", "claude-sonnet-4@20250514"),
+        _row("computer_use_20250429", 64_000, Price.of(3, 15), ("off", "extended")),
+    ),
+    *(
+        (
+            ids,
+            _row("computer_use_20250429", 32_000, Price.of(15, 75), ("off", "extended")),
+        )
+        for ids in (
+            ("claude-opus-4-1-20250805", "claude-opus-4-1"),
+            ("claude-opus-4-20250514", "claude-opus-4-0", "claude-opus-4@20250514"),
+        )
+    ),
+    (
+        ("claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest"),
+        _row(
+            "computer_use_20250124",
+            64_000,
+            Price.of(3, 15),
+            ("off", "extended"),
+            context_management=False,
+        ),
+    ),
+    *(
+        (
+            ids,
+            ModelInfo(
+                tool_version="computer_use_20241022",
+                max_output_tokens=8_192,
+                default_output_tokens=4_096,
+                price=price,
+            ),
+        )
+        for ids, price in (
+            (
+                (
+                    "claude-3-5-sonnet-20241022",
+                    "claude-3-5-sonnet-latest",
+                    "claude-3-5-sonnet-v2@20241022",
+                ),
+                Price.of(3, 15),
+            ),
+            (("claude-3-5-haiku-20241022", "claude-3-5-haiku-latest"), Price.of(0.8, 4)),
+        )
+    ),
+)
 
-_OPUS_45 = _thinking_model("computer_use_20251124", Price.of(5, 25))
-_SONNET_45 = _SONNET_4 = _thinking_model("computer_use_20250429", Price.of(3, 15))
-_HAIKU_45 = _thinking_model("computer_use_20250429", Price.of(1, 5))
-_OPUS_4 = _thinking_model("computer_use_20250429", Price.of(15, 75), max_output=32_000)
-_SONNET_37 = _thinking_model("computer_use_20250124", Price.of(3, 15))
-_SONNET_35 = _claude_35(Price.of(3, 15))
-_HAIKU_35 = _claude_35(Price.of(0.8, 4))
-
-#: Model id (Anthropic API spelling, aliases included) -> what we know about it.
-MODELS: dict[str, ModelInfo] = {
-    model: info
-    for info, models in (
-        (_OPUS_45, ("claude-opus-4-5-20251101", "claude-opus-4-5")),
-        (_SONNET_45, ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5")),
-        (_HAIKU_45, ("claude-haiku-4-5-20251001", "claude-haiku-4-5")),
-        (_SONNET_4, ("claude-sonnet-4-20250514", "claude-sonnet-4-0")),
-        (_OPUS_4, ("claude-opus-4-1-20250805", "claude-opus-4-1")),
-        (_OPUS_4, ("claude-opus-4-20250514", "claude-opus-4-0")),
-        (_SONNET_37, ("claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest")),
-        (_SONNET_35, ("claude-3-5-sonnet-20241022", "claude-3-5-sonnet-latest")),
-        (_HAIKU_35, ("claude-3-5-haiku-20241022", "claude-3-5-haiku-latest")),
-        # Vertex spellings that the generic rule below cannot derive.
-        (_SONNET_35, ("claude-3-5-sonnet-v2@20241022",)),
-        (_OPUS_4, ("claude-opus-4@20250514",)),
-        (_SONNET_4, ("claude-sonnet-4@20250514",)),
-    )
-    for model in models
-}
+#: Model id (Anthropic API spelling, aliases and irregular Vertex ids) -> what we know.
+MODELS: dict[str, ModelInfo] = {model: info for ids, info in _ROWS for model in ids}
 
 #: For a model we know nothing about: the broadly supported tool group, modest limits.
 DEFAULT_MODEL_INFO = ModelInfo(
     tool_version="computer_use_20250124",
     max_output_tokens=8_192,
     default_output_tokens=4_096,
+    source="fallback",
 )
 
-#: The model each provider starts with.
+#: The model each provider starts with (the reference's default, on each platform).
 DEFAULT_MODELS: dict[str, str] = {
-    "anthropic": "claude-sonnet-4-5-20250929",
-    "bedrock": "anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "vertex": "claude-sonnet-4-5@20250929",
+    "anthropic": "claude-opus-4-8",
+    "bedrock": "global.anthropic.claude-opus-4-8",
+    "vertex": "claude-opus-4-8",
 }
 
 _BEDROCK = re.compile(
@@ -133,6 +383,11 @@ def canonical_model(model: str) -> str:
     return model
 
 
+def known_model(model: str) -> ModelInfo | None:
+    """The table's row for ``model`` in any provider's spelling, or None."""
+    return MODELS.get(model) or MODELS.get(canonical_model(model))
+
+
 def model_info(model: str) -> ModelInfo:
     """What we know about ``model``, or ``DEFAULT_MODEL_INFO``."""
-    return MODELS.get(model) or MODELS.get(canonical_model(model)) or DEFAULT_MODEL_INFO
+    return known_model(model) or DEFAULT_MODEL_INFO

@@ -104,7 +104,10 @@ def _event_html(ev: Event) -> str:
     if isinstance(ev, BudgetExceeded):
         return f'<div class="error">{_e(ev.message)}</div>'
     if isinstance(ev, Done):
-        return f'<div class="note">Run ended: {_e(ev.reason)} after {ev.steps} step(s).</div>'
+        detail = f" {_e(ev.detail)}" if ev.detail else ""
+        return (
+            f'<div class="note">Run ended: {_e(ev.reason)} after {ev.steps} step(s).{detail}</div>'
+        )
     return ""  # API exchanges and usage counts are not part of the story
 
 

@@ -53,6 +53,7 @@ from computer_use_demo.ui_settings import (
     default_model,
     delete_text,
     load_settings,
+    model_capabilities,
     model_defaults,
     save_settings,
     save_text,
@@ -83,7 +84,15 @@ POLL_SECONDS = 0.5
 SESSIONS_SHOWN = 15
 SESSION_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 #: What changing the model resets to that model's defaults.
-MODEL_FIELDS = ("model", "tool_version", "max_tokens", "thinking", "thinking_budget")
+MODEL_FIELDS = (
+    "model",
+    "tool_version",
+    "max_tokens",
+    "thinking_mode",
+    "thinking_effort",
+    "thinking_budget",
+)
+THINKING_LABELS = {"adaptive": "Adaptive", "extended": "Extended (budget)", "off": "Off"}
 
 log = logging.getLogger(__name__)
 ss = st.session_state
@@ -208,8 +217,20 @@ def _set(**values: object) -> None:
         ss[name] = value
 
 
+def selected_model_info() -> Any:
+    """What is known of the selected model: the table, else the Models API (asked once per
+    model, with a short timeout; models.py's fallback when it does not answer)."""
+    return model_capabilities(
+        ss.cfg["model"].strip(),
+        provider=ss.cfg["provider"],
+        api_key=ss.cfg["api_key"],
+        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+    )
+
+
 def _apply_model(model: str) -> None:
-    settings = current_settings().with_model(model.strip() or default_model(ss.cfg["provider"]))
+    ss.cfg["model"] = model.strip() or default_model(ss.cfg["provider"])
+    settings = current_settings().with_model(ss.cfg["model"], selected_model_info())
     _set(**{n: getattr(settings, n) for n in MODEL_FIELDS})
 
 
@@ -288,16 +309,7 @@ def settings_sidebar() -> None:
     st.checkbox("Enable token-efficient tools beta", **kw("token_efficient_tools_beta"))
     st.radio("Tool Versions", options=TOOL_VERSIONS, **kw("tool_version"))
     st.number_input("Max Output Tokens", min_value=1, step=1, **kw("max_tokens"))
-    st.checkbox("Thinking Enabled", **kw("thinking"))
-    st.number_input(
-        "Thinking Budget",
-        min_value=1024,
-        step=1,
-        disabled=not ss.cfg["thinking"],
-        **kw("thinking_budget"),
-    )
-    if ss.cfg["thinking"] and not model_defaults(ss.cfg["model"]).has_thinking:
-        st.caption("This model may not support extended thinking.")
+    thinking_inputs(model_defaults(ss.cfg["model"], selected_model_info()), kw)
     budget = "The agent stops before a call that could pass it (0: no cap)."
     st.number_input(
         "Run budget ($)",
@@ -319,8 +331,49 @@ def settings_sidebar() -> None:
         st.warning(ss.save_error)
 
 
+def thinking_inputs(d: Any, kw: Callable[[str], dict[str, Any]]) -> None:
+    """The thinking radio (only the modes the model supports) and its effort or budget."""
+    if ss.cfg["thinking_mode"] not in d.thinking_modes:
+        _set(thinking_mode=d.thinking_mode)
+    if ss.cfg["thinking_effort"] not in ("", *d.effort_levels):
+        _set(thinking_effort=d.thinking_effort)
+    st.radio(
+        "Thinking",
+        options=d.thinking_modes,
+        format_func=lambda mode: THINKING_LABELS.get(mode, mode),
+        horizontal=True,
+        help="Adaptive: Claude decides how much to think, at the effort you choose. "
+        "Extended: thinks with a fixed token budget. Only the modes this model supports "
+        "are offered.",
+        **kw("thinking_mode"),
+    )
+    mode = ss.cfg["thinking_mode"]
+    if mode == "adaptive" and d.effort_levels:
+        default = f"model default ({d.thinking_effort})" if d.thinking_effort else "model default"
+        st.selectbox(
+            "Effort",
+            options=("", *d.effort_levels),
+            format_func=lambda effort: effort or default,
+            **kw("thinking_effort"),
+        )
+    if mode == "extended":
+        st.number_input("Thinking Budget", min_value=1024, step=1, **kw("thinking_budget"))
+    if d.source == "fallback":
+        st.caption("Unknown model: every thinking choice is offered; the API has the last word.")
+    elif d.source == "models_api":
+        st.caption("Capabilities from the Models API.")
+
+
 def loop_config(settings: Settings) -> LoopConfig:
     """The settings, read once, as the loop's configuration."""
+    extended = settings.thinking_mode == "extended"
+    adaptive = settings.thinking_mode == "adaptive"
+    info = model_capabilities(
+        settings.model.strip(),
+        provider=settings.provider,
+        api_key=settings.api_key,
+        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+    )
     return LoopConfig(
         model=settings.model.strip(),
         provider=APIProvider(settings.provider),
@@ -329,7 +382,10 @@ def loop_config(settings: Settings) -> LoopConfig:
         tool_version=settings.tool_version,
         system_prompt_suffix=settings.system_prompt_suffix,
         max_tokens=int(settings.max_tokens),
-        thinking_budget=int(settings.thinking_budget) if settings.thinking else None,
+        thinking_mode=settings.thinking_mode,  # type: ignore[arg-type]
+        thinking_effort=(settings.thinking_effort or None) if adaptive else None,  # type: ignore[arg-type]
+        thinking_budget=int(settings.thinking_budget) if extended else None,
+        capabilities=info if info.source == "models_api" else None,
         only_n_most_recent_images=int(settings.only_n_most_recent_images),
         token_efficient_tools_beta=settings.token_efficient_tools_beta,
         max_run_cost_usd=settings.max_run_cost_usd or None,
@@ -341,7 +397,7 @@ def settings_problem(settings: Settings) -> str | None:
     """A setting the API would refuse, said before anything is sent."""
     if not settings.model.strip():
         return "Enter a model name in the sidebar."
-    if settings.thinking and settings.thinking_budget >= settings.max_tokens:
+    if settings.thinking_mode == "extended" and settings.thinking_budget >= settings.max_tokens:
         return "The thinking budget must be smaller than the max output tokens."
     return None
 

@@ -285,6 +285,8 @@ def render_done(event: Done) -> None:
         st.caption(f"Stopped by the user after {event.steps} step(s).")
     elif event.reason == "max_steps":
         st.warning(f"Stopped after the maximum of {event.steps} steps.")
+    elif event.detail:  # a refusal, a cut-off answer, a full context window...
+        st.warning(event.detail, icon=":material/block:" if event.reason == "refusal" else None)
 
 
 def render_resumed(event: Resumed, hide_images: bool) -> None:

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import models
+from . import model_lookup, models
 from .providers import VERTEX_ACCESS_TOKEN_ENV
+from .thinking import THINKING_EFFORTS, THINKING_MODES
 from .tools.groups import TOOL_VERSIONS
 
 API_KEY_FILE = "api_key"
@@ -69,13 +70,20 @@ def save_text(name: str, data: str, env: Mapping[str, str] | None = None) -> Non
 
 @dataclass(frozen=True, kw_only=True)
 class ModelDefaults:
-    """What changing the model resets: tool version, output tokens, thinking."""
+    """What changing the model resets: tool version, output tokens, thinking; and which
+    thinking modes and effort levels the sidebar offers for it."""
 
     tool_version: str
     max_tokens: int
     max_output_tokens: int
     has_thinking: bool
+    thinking_mode: str
+    thinking_effort: str  # "" : the model's default effort
     thinking_budget: int
+    thinking_modes: tuple[str, ...]
+    effort_levels: tuple[str, ...]
+    #: table, models_api, or fallback (nothing known: every choice offered, the API decides)
+    source: str
 
 
 def default_model(provider: str) -> str:
@@ -83,15 +91,29 @@ def default_model(provider: str) -> str:
     return models.DEFAULT_MODELS.get(provider, models.DEFAULT_MODELS["anthropic"])
 
 
-def model_defaults(model: str) -> ModelDefaults:
-    """The defaults of ``model`` from the model table (unknown models get a safe fallback)."""
-    info = models.model_info(model)
+def model_capabilities(
+    model: str, *, provider: str = "anthropic", api_key: str = "", base_url: str | None = None
+) -> models.ModelInfo:
+    """What is known of ``model``: the table, else the Models API (cached; a short call)."""
+    return model_lookup.resolve_sync(model, provider=provider, api_key=api_key, base_url=base_url)
+
+
+def model_defaults(model: str, info: models.ModelInfo | None = None) -> ModelDefaults:
+    """The defaults of ``model`` from ``info`` (default: the model table; unknown models get a
+    safe fallback that offers every thinking choice)."""
+    info = info or models.model_info(model)
+    unknown = info.source == "fallback"
     return ModelDefaults(
         tool_version=info.tool_version,
         max_tokens=info.default_output_tokens,
         max_output_tokens=info.max_output_tokens,
         has_thinking=info.has_thinking,
+        thinking_mode=info.default_thinking,
+        thinking_effort=info.default_effort or "",
         thinking_budget=max(1024, info.default_output_tokens // 2),
+        thinking_modes=THINKING_MODES if unknown else info.thinking_modes,
+        effort_levels=THINKING_EFFORTS if unknown else info.effort_levels,
+        source=info.source,
     )
 
 
@@ -108,21 +130,23 @@ class Settings:
     token_efficient_tools_beta: bool = False
     tool_version: str = "computer_use_20250124"
     max_tokens: int = 16384
-    thinking: bool = False
+    thinking_mode: str = "off"  # adaptive, extended or off (thinking.py)
+    thinking_effort: str = ""  # adaptive's effort; "": the model's default
     thinking_budget: int = 8192
     #: Dollar caps (0: none): per run (one message's work) and for the whole session.
     max_run_cost_usd: float = 0.0
     max_session_cost_usd: float = 0.0
 
-    def with_model(self, model: str) -> Settings:
+    def with_model(self, model: str, info: models.ModelInfo | None = None) -> Settings:
         """These settings with ``model`` and that model's defaults (the reference's rule)."""
-        d = model_defaults(model)
+        d = model_defaults(model, info)
         return replace(
             self,
             model=model,
             tool_version=d.tool_version,
             max_tokens=d.max_tokens,
-            thinking=False,
+            thinking_mode=d.thinking_mode,
+            thinking_effort=d.thinking_effort,
             thinking_budget=min(d.thinking_budget, d.max_tokens - 1),
         )
 
@@ -147,6 +171,10 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return value if value in PROVIDERS else default
     if name == "tool_version":
         return value if value in TOOL_VERSIONS else default
+    if name == "thinking_mode":
+        return value if value in THINKING_MODES else default
+    if name == "thinking_effort":
+        return value if value in ("", *THINKING_EFFORTS) else default
     return value if isinstance(value, str) and value else default
 
 
@@ -170,6 +198,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if not isinstance(model, str) or not model.strip():
         model = default_model(provider)
     base = Settings(provider=provider).with_model(model)
+    if saved.get("thinking") is True and "thinking_mode" not in saved:  # settings of old
+        saved["thinking_mode"] = "extended"
     values = {
         name: _coerce(name, saved[name], getattr(base, name))
         for name in JSON_FIELDS

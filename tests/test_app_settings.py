@@ -38,8 +38,10 @@ def test_defaults_title_warning_and_key_prompt(monkeypatch: pytest.MonkeyPatch) 
     assert at.radio(key="tool_version").value == info.tool_version
     assert at.number_input(key="max_tokens").value == info.default_output_tokens
     assert at.number_input(key="only_n_most_recent_images").value == 3
-    assert at.checkbox(key="thinking").value is False
-    assert at.number_input(key="thinking_budget").disabled
+    # The default model's thinking modes, its default first; no budget field unless extended.
+    assert at.radio(key="thinking_mode").value == info.default_thinking
+    assert at.radio(key="thinking_mode").options == [m.title() for m in info.thinking_modes]
+    assert not [n for n in at.number_input if n.key == "thinking_budget"]
     # No key yet: the chat does not open, the user is told what to do.
     assert "Enter your Claude API key" in (auth_warning(at) or "")
     assert len(at.chat_input) == 0
@@ -101,12 +103,12 @@ def test_every_setting_persists_across_sessions(ui_home: Path) -> None:  # noqa:
     at.text_input(key="new_api_key").input("sk-ant-key-0003").run()
     at.number_input(key="only_n_most_recent_images").set_value(5).run()
     at.text_area(key="system_prompt_suffix").input("Always answer in French.").run()
+    at.text_input(key="model").input("claude-sonnet-4-6").run()
+    at.radio(key="tool_version").set_value("computer_use_20241022").run()
     at.checkbox(key="hide_images").check().run()
     at.checkbox(key="token_efficient_tools_beta").check().run()
-    at.radio(key="tool_version").set_value("computer_use_20241022").run()
     at.number_input(key="max_tokens").set_value(9000).run()
-    at.checkbox(key="thinking").check().run()
-    assert not at.number_input(key="thinking_budget").disabled
+    at.radio(key="thinking_mode").set_value("extended").run()
     at.number_input(key="thinking_budget").set_value(3000).run()
     assert not at.exception
 
@@ -121,7 +123,7 @@ def test_every_setting_persists_across_sessions(ui_home: Path) -> None:  # noqa:
     assert again.checkbox(key="token_efficient_tools_beta").value is True
     assert again.radio(key="tool_version").value == "computer_use_20241022"
     assert again.number_input(key="max_tokens").value == 9000
-    assert again.checkbox(key="thinking").value is True
+    assert again.radio(key="thinking_mode").value == "extended"
     assert again.number_input(key="thinking_budget").value == 3000
 
     # The settings the app would run with are exactly these (read once into a LoopConfig).
@@ -137,11 +139,12 @@ def test_changing_the_model_resets_its_defaults() -> None:
     at = app()
     at.radio(key="tool_version").set_value("computer_use_20251124").run()
     at.number_input(key="max_tokens").set_value(1234).run()
-    at.checkbox(key="thinking").check().run()
+    at.radio(key="thinking_mode").set_value("adaptive").run()
     at.text_input(key="model").input("claude-3-5-sonnet-20241022").run()
     assert at.radio(key="tool_version").value == "computer_use_20241022"
     assert at.number_input(key="max_tokens").value == 4096
-    assert at.checkbox(key="thinking").value is False
+    assert at.radio(key="thinking_mode").value == "off"
+    assert at.radio(key="thinking_mode").options == ["Off"]
     at.text_input(key="model").input("claude-opus-4-5-20251101").run()
     assert at.radio(key="tool_version").value == "computer_use_20251124"
     assert at.number_input(key="max_tokens").value == 16384

@@ -166,8 +166,36 @@ def test_a_dollar_cap_stops_the_run(fake_api: FakeAnthropicAPI, tmp_path: Path) 
     # Each call costs under $0.001 here, but could cost about $0.02 (1000 output tokens).
     fake_api.push(*[message(tool_use("bash", {"command": "true"})) for _ in range(12)])
     code, out, _ = finish(
-        cli("--no-save", "--max-tokens", "1000", "--max-cost", "0.022", "loop", api=fake_api)
+        cli(
+            "--no-save",
+            *("--model", "claude-sonnet-4-5-20250929"),  # $3 / $15: the figures above
+            *("--max-tokens", "1000", "--max-cost", "0.022", "loop"),
+            api=fake_api,
+        )
     )
     assert code == 4, out
     assert "Stopped: the run budget of $0.022 would be passed" in out
     assert "Done: budget after" in out and 1 <= len(fake_api.requests) < 12
+
+
+def test_thinking_flags_reach_the_request(fake_api: FakeAnthropicAPI) -> None:
+    fake_api.push(message(text("Thought about it.")))
+    code, _, err = finish(
+        cli("--no-save", "--thinking", "adaptive", "--effort", "high", "think", api=fake_api)
+    )
+    assert code == 0, err
+    body = fake_api.valid_requests[0].body
+    assert body["model"] == "claude-opus-4-8"  # the default: a current model
+    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+    code, _, err = finish(
+        cli("--no-save", "--effort", "xhigh", "--model", "claude-opus-4-6", "x", api=fake_api)
+    )
+    assert code == 2 and "does not support effort 'xhigh'" in err
+
+
+def test_a_refusal_ends_with_its_message_and_status_5(fake_api: FakeAnthropicAPI) -> None:
+    details = {"type": "refusal", "category": "bio", "explanation": "Not this one."}
+    fake_api.push(message(text("No."), stop_reason="refusal", stop_details=details))
+    code, out, _ = finish(cli("--no-save", "task", api=fake_api))
+    assert code == 5
+    assert "Done: refusal after 1 step." in out and "Not this one." in out

@@ -41,7 +41,7 @@ def valid_body() -> dict[str, Any]:
         "source": {"type": "base64", "media_type": "image/png", "data": png_b64()},
     }
     return {
-        "model": "claude-opus-4-8",
+        "model": "claude-opus-5-5",
         "max_tokens": 1024,
         "tools": [TOOLSET, EDITOR, BASH],
         "messages": [
@@ -121,7 +121,7 @@ INVALID: dict[str, tuple[Callable[[dict[str, Any]], Any], str]] = {
                 "display_height_px": 800,
             },
         ),
-        "is not supported on claude-opus-4-8",
+        "is not supported on claude-opus-5-5",
     ),
     "member call without toolset_name": (
         lambda b: _uses(b)[0].pop("toolset_name"),
@@ -207,9 +207,9 @@ def test_older_models_may_use_the_single_tool(fake_api: FakeAnthropicAPI) -> Non
 @pytest.mark.parametrize(
     ("spelling", "model"),
     [
-        ("us.anthropic.claude-opus-4-8-v1:0", "claude-opus-4-8"),
-        ("claude-sonnet-5@20260601", "claude-sonnet-5"),
-        ("claude-opus-4-8-20260701", "claude-opus-4-8"),
+        ("us.anthropic.claude-opus-5-5-v1:0", "claude-opus-5-5"),
+        ("claude-sonnet-5-5@20260928", "claude-sonnet-5-5"),
+        ("claude-opus-5-5-20260922", "claude-opus-5-5"),
     ],
 )
 def test_provider_spellings_of_toolset_models(spelling: str, model: str) -> None:

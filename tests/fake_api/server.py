@@ -2,7 +2,8 @@
 like the real API (validate.py) and answers from a script of replies.
 
 It serves the Messages API as Anthropic (``POST /v1/messages``), Amazon Bedrock and Google
-Vertex AI (their URLs, bodies and sign-in: providers.py) do. Each valid request consumes the
+Vertex AI (their URLs, bodies and sign-in: providers.py) do, and the Models API's
+``GET /v1/models/{id}`` from a catalogue (models.py; it consumes no script item). Each valid request consumes the
 next script item: a ``Reply`` or a function of the request body returning one. An invalid
 request is answered 400 (401/403 for credentials) with that provider's error JSON and
 consumes nothing. Every request is recorded, valid or not, with its provider.
@@ -16,12 +17,14 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .models import CATALOG, FakeModel, check_thinking, model_reply
 from .providers import (
     ANTHROPIC,
     BEDROCK,
@@ -53,6 +56,7 @@ class Reply:
     usage: dict[str, int] | None = None  # override the computed usage
     #: Streamed requests: seconds between two SSE events (a slow stream, to watch it live).
     chunk_delay: float = 0.0
+    stop_details: dict[str, Any] | None = None  # e.g. a refusal's category and explanation
 
 
 ScriptItem = Reply | Callable[[dict[str, Any]], Reply]
@@ -87,12 +91,18 @@ def message(
     stop_reason: str | None = None,
     delay: float = 0.0,
     chunk_delay: float = 0.0,
+    stop_details: dict[str, Any] | None = None,
 ) -> Reply:
-    """A 200 reply; stop_reason defaults to tool_use when a block is a tool_use."""
+    """A 200 reply; stop_reason defaults to tool_use when a block is a tool_use. Any stop
+    reason can be scripted (pause_turn, refusal, max_tokens, ..., or one the API may add)."""
     if stop_reason is None:
         stop_reason = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
     return Reply(
-        content=list(blocks), stop_reason=stop_reason, delay=delay, chunk_delay=chunk_delay
+        content=list(blocks),
+        stop_reason=stop_reason,
+        delay=delay,
+        chunk_delay=chunk_delay,
+        stop_details=stop_details,
     )
 
 
@@ -183,8 +193,10 @@ class FakeAnthropicAPI:
         secret: bytes = DEFAULT_SECRET,
         aws: AwsCredentials = DEFAULT_AWS,
         vertex_token: str | None = DEFAULT_VERTEX_TOKEN,
+        models: dict[str, FakeModel] | None = None,
     ) -> None:
         self.script: deque[ScriptItem] = deque(script)
+        self.models = dict(CATALOG if models is None else models)
         self.default = default
         self.secret = secret
         self.aws = aws
@@ -255,6 +267,15 @@ class FakeAnthropicAPI:
         record = Recorded(method=method, path=path, headers=headers, body=body, at=time.time())
         with self._lock:
             self.requests.append(record)
+        if method == "GET" and (model_id := _model_path(path)) is not None:
+            if not (headers.get("x-api-key") or headers.get("authorization")):
+                record.error = "x-api-key header is required"
+                return record, error(401, record.error)
+            status, answer = model_reply(model_id, self.models)
+            record.provider, record.model = ANTHROPIC, model_id
+            if status != 200:
+                record.error = "unknown model"
+            return record, Reply(status=status, body=answer)
         where = route(path)
         if method != "POST" or where is None:
             reply = error(404, f"{method} {path} not found", type="not_found_error")
@@ -277,6 +298,7 @@ class FakeAnthropicAPI:
             else:
                 validate_request(headers, body, secret=self.secret)
             record.streamed = _wants_stream(body)
+            check_thinking(body, record.model, self.models)
         except Invalid as e:
             record.error = e.message
             return record, _refusal(where.provider, e)
@@ -309,6 +331,7 @@ class FakeAnthropicAPI:
             "content": content,
             "stop_reason": reply.stop_reason,
             "stop_sequence": None,
+            "stop_details": reply.stop_details,
             "usage": usage,
         }
 
@@ -466,6 +489,7 @@ def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                     "content": [],
                     "stop_reason": None,
                     "stop_sequence": None,
+                    "stop_details": None,
                     "usage": start_usage,
                 },
             },
@@ -507,13 +531,26 @@ def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "delta": {
+                    "stop_reason": message["stop_reason"],
+                    "stop_sequence": None,
+                    "stop_details": message.get("stop_details"),
+                },
                 "usage": {"output_tokens": usage["output_tokens"]},
             },
         )
     )
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+def _model_path(path: str) -> str | None:
+    """The model id of a ``/v1/models/{id}`` path (query ignored), else None."""
+    path = path.split("?")[0]
+    prefix = "/v1/models/"
+    if path.startswith(prefix) and len(path) > len(prefix) and "/" not in path[len(prefix) :]:
+        return urllib.parse.unquote(path[len(prefix) :])
+    return None
 
 
 def _refusal(provider: str, e: Invalid) -> Reply:

@@ -42,20 +42,12 @@ IMAGE_LONG_EDGE = 2576
 IMAGE_MAX_TOKENS = 4784
 IMAGE_PATCH = 28
 #: Models that take only the toolset: they refuse every single computer tool (computer_2...).
-#: Data, so that the model table's owner extends it as models arrive.
+#: Data, so that the model table's owner extends it as models arrive: the models the docs say
+#: no longer accept computer_20251124 on the Claude API (models released before the toolset
+#: keep the single tool).
 TOOLSET_ONLY_MODELS: set[str] = {
-    "claude-opus-4-8",
-    "claude-opus-5",
-    "claude-sonnet-5",
-    "claude-fable-5",
-    "claude-mythos-5",
-    "claude-fable-5-1",
-    "claude-mythos-5-1",
-    "claude-fable-5-2",
-    "claude-mythos-5-2",
     "claude-opus-5-5",
     "claude-sonnet-5-5",
-    "claude-haiku-5-5",
 }
 
 

@@ -122,10 +122,14 @@ def validate_payload(
     thinking = body.get("thinking")
     if thinking is not None:
         _validate_thinking_config(thinking, max_tokens)
+    _validate_output_config(body.get("output_config"))
+    # Extended thinking binds a tool loop's assistant turns to start with thinking; adaptive
+    # thinking may skip it, and off has none.
+    extended = isinstance(thinking, dict) and thinking.get("type") == "enabled"
     _validate_messages(
         body.get("messages"),
         secret=secret,
-        thinking=bool(thinking),
+        thinking=extended,
         tools=toolset.declared(body.get("tools")),
     )
     found = count_cache_control(body)
@@ -201,9 +205,18 @@ def _validate_tools(tools: Any, betas: set[str], beta_source: str) -> None:
         raise Invalid("tools: Tool names must be unique.")
 
 
+THINKING_TYPES = ("enabled", "disabled", "adaptive", "between_tools")
+EFFORTS = ("low", "medium", "high", "xhigh", "max")
+
+
 def _validate_thinking_config(thinking: Any, max_tokens: int) -> None:
-    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
-        raise Invalid("thinking: Input should be an enabled or disabled thinking config")
+    if not isinstance(thinking, dict) or thinking.get("type") not in THINKING_TYPES:
+        raise Invalid(
+            "thinking: Input tag found using 'type' does not match any of the expected tags: "
+            + ", ".join(f"'{t}'" for t in THINKING_TYPES)
+        )
+    if thinking["type"] != "enabled" and "budget_tokens" in thinking:
+        raise Invalid(f"thinking.{thinking['type']}.budget_tokens: Extra inputs are not permitted")
     if thinking["type"] == "enabled":
         budget = thinking.get("budget_tokens")
         if not isinstance(budget, int) or budget < 1024:
@@ -212,6 +225,18 @@ def _validate_thinking_config(thinking: Any, max_tokens: int) -> None:
             )
         if budget >= max_tokens:
             raise Invalid("`max_tokens` must be greater than `thinking.budget_tokens`")
+
+
+def _validate_output_config(output_config: Any) -> None:
+    if output_config is None:
+        return
+    if not isinstance(output_config, dict):
+        raise Invalid("output_config: Input should be a valid dictionary")
+    effort = output_config.get("effort")
+    if effort is not None and effort not in EFFORTS:
+        raise Invalid(
+            "output_config.effort: Input should be " + ", ".join(f"'{e}'" for e in EFFORTS)
+        )
 
 
 def _blocks(content: Any, where: str) -> list[dict[str, Any]]:

@@ -1,0 +1,103 @@
+"""The sidebar's thinking choice (Streamlit AppTest): only the modes the selected model
+supports, its effort levels or budget, a model the table lacks looked up in the Models API of
+the fake, and a chat run that sends what was chosen."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from computer_use_demo import model_lookup, ui_runner
+from tests.fake_api import FakeAnthropicAPI, message, text
+from tests.support.ui import (  # noqa: F401 - fixture
+    all_text,
+    app,
+    chat_tab,
+    free_ports,
+    run_until,
+    ui_home,
+)
+
+API_KEY = "sk-ant-test-key-5151515151"
+
+
+@pytest.fixture
+def api(ui_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAnthropicAPI]:  # noqa: F811
+    model_lookup.clear_cache()
+    monkeypatch.setenv("ANTHROPIC_API_KEY", API_KEY)
+    (port,) = free_ports(1)
+    with FakeAnthropicAPI(port=port) as server:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        yield server
+    ui_runner.stop_all(timeout=15)
+
+
+def modes(at: AppTest) -> list[str]:
+    return list(at.radio(key="thinking_mode").options)
+
+
+def has(at: AppTest, key: str) -> bool:
+    return any(getattr(w, "key", None) == key for w in [*at.number_input, *at.selectbox])
+
+
+def choose_model(at: AppTest, model: str) -> None:
+    at.text_input(key="model").input(model).run()
+    assert not at.exception, at.exception
+
+
+def test_only_the_models_modes_are_offered_with_their_inputs(api: FakeAnthropicAPI) -> None:
+    at = app()
+    choose_model(at, "claude-opus-5-5")
+    assert modes(at) == ["Adaptive"]  # its thinking cannot be turned off
+    assert at.selectbox(key="thinking_effort").options == [
+        "model default (medium)", "low", "medium", "high", "xhigh", "max",
+    ]  # fmt: skip
+    choose_model(at, "claude-sonnet-4-6")
+    assert modes(at) == ["Off", "Adaptive", "Extended (budget)"]
+    assert at.radio(key="thinking_mode").value == "off"
+    assert not has(at, "thinking_effort") and not has(at, "thinking_budget")
+    at.radio(key="thinking_mode").set_value("adaptive").run()
+    assert "xhigh" not in at.selectbox(key="thinking_effort").options
+    at.selectbox(key="thinking_effort").set_value("max").run()
+    at.radio(key="thinking_mode").set_value("extended").run()
+    assert has(at, "thinking_budget") and not has(at, "thinking_effort")
+    choose_model(at, "claude-3-5-sonnet-20241022")
+    assert modes(at) == ["Off"]
+    assert not [r for r in api.requests if r.method == "GET"], "known models are not looked up"
+
+
+def test_the_chosen_effort_is_saved_and_sent(api: FakeAnthropicAPI, ui_home: Path) -> None:  # noqa: F811
+    at = app()
+    choose_model(at, "claude-opus-4-8")
+    at.radio(key="thinking_mode").set_value("adaptive").run()
+    at.selectbox(key="thinking_effort").set_value("xhigh").run()
+    saved = json.loads((ui_home / "settings.json").read_text())
+    assert (saved["thinking_mode"], saved["thinking_effort"]) == ("adaptive", "xhigh")
+    api.push(message(text("Thought it through.")))
+    at.chat_input[0].set_value("think hard").run()
+    run_until(at, lambda a: "Thought it through." in all_text(chat_tab(a)))
+    body = api.valid_requests[0].body
+    assert body["thinking"] == {"type": "adaptive"}
+    assert body["output_config"] == {"effort": "xhigh"}
+
+
+def test_a_model_the_table_lacks_gets_the_models_api_capabilities(
+    api: FakeAnthropicAPI,
+) -> None:
+    at = app()
+    choose_model(at, "claude-opus-6")
+    assert modes(at) == ["Adaptive", "Off"]
+    assert at.selectbox(key="thinking_effort").options == [
+        "model default", "low", "medium", "high", "max",
+    ]  # fmt: skip
+    assert "Capabilities from the Models API." in all_text(at.sidebar)
+    at.run()
+    lookups = [r.path for r in api.requests if r.method == "GET"]
+    assert lookups == ["/v1/models/claude-opus-6"], "asked once, not per rerun"
+    choose_model(at, "claude-nobody-knows-2")  # 404: every choice offered, the API decides
+    assert modes(at) == ["Adaptive", "Extended (budget)", "Off"]
+    assert "Unknown model" in all_text(at.sidebar)

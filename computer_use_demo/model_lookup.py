@@ -10,6 +10,7 @@ fallback stands (``models.model_info``).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -24,8 +25,14 @@ log = logging.getLogger(__name__)
 
 LOOKUP_TIMEOUT = 3.0  # seconds: a sidebar change must not hang on a slow endpoint
 RETRY_FAILED_AFTER = 60.0
-#: (base_url, model) -> (the answer or None, when it was asked)
-_cache: dict[tuple[str, str], tuple[ModelInfo | None, float]] = {}
+#: (base_url, model, hash of the key) -> (the answer or None, when it was asked)
+_Key = tuple[str, str, int]
+_cache: dict[_Key, tuple[ModelInfo | None, float]] = {}
+
+
+def _key(base_url: object, model: str, api_key: str | None) -> _Key:
+    """Per endpoint and key: a failure with a wrong key is not kept once the key is fixed."""
+    return (str(base_url).rstrip("/"), model, hash(api_key))
 
 
 def _supported(capability: Any) -> bool:
@@ -81,7 +88,7 @@ def info_from_api(model: BetaModelInfo, base: ModelInfo | None = None) -> ModelI
     )
 
 
-def _cached(key: tuple[str, str]) -> tuple[bool, ModelInfo | None]:
+def _cached(key: _Key) -> tuple[bool, ModelInfo | None]:
     hit = _cache.get(key)
     if hit is None:
         return False, None
@@ -91,7 +98,7 @@ def _cached(key: tuple[str, str]) -> tuple[bool, ModelInfo | None]:
     return True, info
 
 
-def _store(key: tuple[str, str], answer: BetaModelInfo | Exception) -> ModelInfo | None:
+def _store(key: _Key, answer: BetaModelInfo | Exception) -> ModelInfo | None:
     info: ModelInfo | None = None
     if isinstance(answer, Exception):
         log.info("Models API lookup of %s failed: %s", key[1], answer)
@@ -108,7 +115,7 @@ async def lookup(
     client: anthropic.AsyncAnthropic, model: str, *, timeout: float = LOOKUP_TIMEOUT
 ) -> ModelInfo | None:
     """The Models API's ModelInfo for ``model`` (None when unavailable), cached."""
-    key = (str(client.base_url), model)
+    key = _key(client.base_url, model, client.api_key)
     found, info = _cached(key)
     if found:
         return info
@@ -124,14 +131,16 @@ async def lookup(
 def lookup_sync(
     model: str, *, api_key: str, base_url: str | None = None, timeout: float = LOOKUP_TIMEOUT
 ) -> ModelInfo | None:
-    """``lookup`` for the (synchronous) UI: its own short-lived client."""
+    """``lookup`` for the (synchronous) UI: its own short-lived client, only when the answer
+    is not cached (the sidebar asks on every rerun)."""
+    url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+    key = _key(url, model, api_key)
+    found, info = _cached(key)
+    if found:
+        return info
     with anthropic.Anthropic(
-        api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        api_key=api_key, base_url=url, max_retries=0, timeout=timeout
     ) as client:
-        key = (str(client.base_url), model)
-        found, info = _cached(key)
-        if found:
-            return info
         try:
             answer: BetaModelInfo | Exception = client.beta.models.retrieve(model)
         except Exception as e:

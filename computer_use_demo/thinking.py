@@ -2,8 +2,9 @@
 
 Three modes, as the reference has them now:
 
-- ``adaptive``: ``thinking: {"type": "adaptive"}``, the model decides how much to think, with
-  ``output_config: {"effort": ...}`` (low, medium, high, xhigh, max; the model's levels only);
+- ``adaptive``: ``thinking: {"type": "adaptive", "display": "summarized"}``, the model decides
+  how much to think, with ``output_config: {"effort": ...}`` (low, medium, high, xhigh, max; the
+  model's levels only); summarized, so that the chat can show the thinking;
 - ``extended``: ``thinking: {"type": "enabled", "budget_tokens": N}``, 1024 <= N < max_tokens;
 - ``off``: no thinking. On a model that thinks by default this is sent explicitly (``disabled``,
   or ``between_tools`` where the model only accepts that); elsewhere nothing is sent.
@@ -84,7 +85,8 @@ def request_fields(
 ) -> dict[str, Any]:
     """The ``thinking`` / ``output_config`` fields of the request body (none for default-off)."""
     if mode == "adaptive":
-        fields: dict[str, Any] = {"thinking": {"type": "adaptive"}}
+        # Summarized thinking comes back as text to show (some models omit it by default).
+        fields: dict[str, Any] = {"thinking": {"type": "adaptive", "display": "summarized"}}
         if effort is not None:
             fields["output_config"] = {"effort": effort}
         return fields

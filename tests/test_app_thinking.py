@@ -81,7 +81,7 @@ def test_the_chosen_effort_is_saved_and_sent(api: FakeAnthropicAPI, ui_home: Pat
     at.chat_input[0].set_value("think hard").run()
     run_until(at, lambda a: "Thought it through." in all_text(chat_tab(a)))
     body = api.valid_requests[0].body
-    assert body["thinking"] == {"type": "adaptive"}
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"}
     assert body["output_config"] == {"effort": "xhigh"}
 
 

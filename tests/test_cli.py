@@ -186,7 +186,9 @@ def test_thinking_flags_reach_the_request(fake_api: FakeAnthropicAPI) -> None:
     assert code == 0, err
     body = fake_api.valid_requests[0].body
     assert body["model"] == "claude-opus-4-8"  # the default: a current model
-    assert body["thinking"] == {"type": "adaptive"} and body["output_config"] == {"effort": "high"}
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"} and body[
+        "output_config"
+    ] == {"effort": "high"}
     code, _, err = finish(
         cli("--no-save", "--effort", "xhigh", "--model", "claude-opus-4-6", "x", api=fake_api)
     )

@@ -84,12 +84,12 @@ def test_the_mode_follows_from_what_was_given() -> None:
     ("model", "mode", "effort", "budget", "expected"),
     [
         ("claude-opus-4-8", "adaptive", "xhigh", None,
-         {"thinking": {"type": "adaptive"}, "output_config": {"effort": "xhigh"}}),
-        ("claude-opus-4-8", "adaptive", None, None, {"thinking": {"type": "adaptive"}}),
+         {"thinking": {"type": "adaptive", "display": "summarized"}, "output_config": {"effort": "xhigh"}}),
+        ("claude-opus-4-8", "adaptive", None, None, {"thinking": {"type": "adaptive", "display": "summarized"}}),
         ("claude-opus-4-8", "off", None, None, {}),  # off by default: nothing sent
         ("claude-sonnet-5-5", "off", None, None, {"thinking": {"type": "between_tools"}}),
         ("claude-opus-5-5", "adaptive", "low", None,
-         {"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}),
+         {"thinking": {"type": "adaptive", "display": "summarized"}, "output_config": {"effort": "low"}}),
         ("claude-sonnet-4-6", "extended", None, 2048,
          {"thinking": {"type": "enabled", "budget_tokens": 2048}}),
     ],
@@ -202,7 +202,7 @@ async def test_sampling_loop_takes_thinking_mode_and_effort_and_the_old_budget(
         model="claude-sonnet-4-6", messages=user("hi"), thinking_budget=2048, **common
     )
     first, second = body_of(fake_api, 0), body_of(fake_api, 1)
-    assert first["thinking"] == {"type": "adaptive"}
+    assert first["thinking"] == {"type": "adaptive", "display": "summarized"}
     assert first["output_config"] == {"effort": "medium"}
     assert second["thinking"] == {"type": "enabled", "budget_tokens": 2048}
 

@@ -215,6 +215,12 @@ def _validate_thinking_config(thinking: Any, max_tokens: int) -> None:
             "thinking: Input tag found using 'type' does not match any of the expected tags: "
             + ", ".join(f"'{t}'" for t in THINKING_TYPES)
         )
+    display = thinking.get("display")
+    if display is not None and display not in ("summarized", "omitted", "updates"):
+        raise Invalid(
+            f"thinking.{thinking['type']}.display: Input should be 'summarized', 'omitted' or "
+            "'updates'"
+        )
     if thinking["type"] != "enabled" and "budget_tokens" in thinking:
         raise Invalid(f"thinking.{thinking['type']}.budget_tokens: Extra inputs are not permitted")
     if thinking["type"] == "enabled":

@@ -101,3 +101,15 @@ def test_a_model_the_table_lacks_gets_the_models_api_capabilities(
     choose_model(at, "claude-nobody-knows-2")  # 404: every choice offered, the API decides
     assert modes(at) == ["Adaptive", "Extended (budget)", "Off"]
     assert "Unknown model" in all_text(at.sidebar)
+
+
+def test_a_run_ended_by_a_refusal_says_so_in_the_chat(api: FakeAnthropicAPI) -> None:
+    details = {"type": "refusal", "category": "cyber", "explanation": "Not this one."}
+    api.push(message(text("I won't."), stop_reason="refusal", stop_details=details))
+    at = app()
+    at.chat_input[0].set_value("do something bad").run()
+    run_until(at, lambda a: "Not this one." in all_text(chat_tab(a)))
+    shown = [w.value for w in chat_tab(at).warning]
+    assert any("declined" in w and "cyber" in w for w in shown), shown
+    # A reload shows the same (the Done, with its detail, was saved).
+    assert "Not this one." in all_text(chat_tab(app()))

@@ -97,7 +97,10 @@ def test_a_cap_on_a_model_without_a_price_stops_at_once(fake_api: FakeAnthropicA
     events = asyncio.run(collect(cfg, user("hi")))
     (over,) = of(events, BudgetExceeded)
     assert over.estimate_usd is None and "no known price" in over.message
-    assert fake_api.requests == []
+    # No Messages API call; only the Models API was asked about the model (it knows no price).
+    assert [(r.method, r.path) for r in fake_api.requests] == [
+        ("GET", "/v1/models/claude-unknown-model")
+    ]
 
 
 def test_no_cap_runs_to_the_end(fake_api: FakeAnthropicAPI) -> None:

@@ -588,8 +588,13 @@ async def run_reference_loop(
 ) -> list[Any]:
     from computer_use_demo.loop import APIProvider, sampling_loop
 
+    arguments: dict[str, Any] = {
+        "model": "claude-sonnet-4-5-20250929",
+        "tool_version": "computer_use_20250124",
+        "max_tokens": 4096,
+        **extra,
+    }
     return await sampling_loop(
-        model="claude-sonnet-4-5-20250929",
         provider=APIProvider.ANTHROPIC,
         system_prompt_suffix="",
         messages=messages,
@@ -597,9 +602,7 @@ async def run_reference_loop(
         tool_output_callback=lambda result, tool_use_id: None,
         api_response_callback=lambda request, response, error: None,
         api_key="sk-ant-test-secret",
-        tool_version="computer_use_20250124",
-        max_tokens=1024,
-        **extra,
+        **arguments,
     )
 
 
@@ -635,3 +638,62 @@ async def test_sampling_loop_keeps_string_content(
         {"type": "text", "text": "two"},
     ]
     assert merged[1]["content"] == [{"type": "text", "text": "Both seen."}]
+
+
+def test_sampling_loop_signature_matches_the_reference() -> None:
+    from computer_use_demo import loop
+
+    assert set(get_args(loop.ThinkingMode)) == {"adaptive", "extended", "off"}
+    assert {"low", "medium", "high", "max"} <= set(get_args(loop.ThinkingEffort))
+    signature = inspect.signature(loop.sampling_loop)
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in signature.parameters.values())
+    reference = {
+        "model": inspect.Parameter.empty,
+        "provider": inspect.Parameter.empty,
+        "system_prompt_suffix": inspect.Parameter.empty,
+        "messages": inspect.Parameter.empty,
+        "output_callback": inspect.Parameter.empty,
+        "tool_output_callback": inspect.Parameter.empty,
+        "api_response_callback": inspect.Parameter.empty,
+        "api_key": inspect.Parameter.empty,
+        "only_n_most_recent_images": None,
+        "max_tokens": 4096,
+        "tool_version": inspect.Parameter.empty,
+        "thinking_budget": None,
+        "token_efficient_tools_beta": False,
+        "thinking_mode": None,
+        "thinking_effort": None,
+    }
+    assert {n: p.default for n, p in signature.parameters.items()} == reference
+
+
+async def test_sampling_loop_sends_the_thinking_asked_for(
+    fake_api: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
+    fake_api.push(message(text("Thought about it.")), message(text("Thought within budget.")))
+    adaptive = await run_reference_loop(
+        fake_api,
+        [{"role": "user", "content": "think"}],
+        model="claude-opus-4-8",
+        tool_version="computer_use_20251124",
+        max_tokens=4096,
+        thinking_mode="adaptive",
+        thinking_effort="low",
+    )
+    assert adaptive[-1]["content"] == [{"type": "text", "text": "Thought about it."}]
+    body = fake_api.requests[-1].body
+    assert fake_api.requests[-1].valid, fake_api.requests[-1].error
+    assert body["thinking"]["type"] == "adaptive"
+    assert body["output_config"] == {"effort": "low"}
+
+    await run_reference_loop(
+        fake_api,
+        [{"role": "user", "content": "think a little"}],
+        thinking_mode="extended",
+        thinking_budget=2048,
+    )
+    body = fake_api.requests[-1].body
+    assert fake_api.requests[-1].valid, fake_api.requests[-1].error
+    assert body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "output_config" not in body

@@ -263,6 +263,8 @@ class Printer:
                 return "\n".join(parts) or "← (no output)"
             case Usage() as u:
                 cost = f" · ${u.cost_usd:.4f} (run ${u.total_cost_usd:.4f})" if u.cost_usd else ""
+                if u.cost_usd is None:
+                    cost = " · no price for this model"
                 cache = ""
                 if u.cache_creation_input_tokens or u.cache_read_input_tokens:
                     cache = (

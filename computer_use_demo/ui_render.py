@@ -159,7 +159,7 @@ def usage_line(
     totals: UsageTotals, *, run_cap: float | None = None, session_cap: float | None = None
 ) -> str:
     """One line: tokens in/out, cache reads/writes, estimated cost, and the dollar caps."""
-    cost = f"≈ ${totals.cost_usd:.4f}" if totals.cost_known else "cost unknown for this model"
+    cost = f"≈ ${totals.cost_usd:.4f}" if totals.cost_known else "no price for this model"
     caps = "".join(
         f" · {name} cap {usd(cap)}"
         for name, cap in (("run", run_cap), ("session", session_cap))

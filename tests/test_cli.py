@@ -201,3 +201,19 @@ def test_a_refusal_ends_with_its_message_and_status_5(fake_api: FakeAnthropicAPI
     code, out, _ = finish(cli("--no-save", "task", api=fake_api))
     assert code == 5
     assert "Done: refusal after 1 step." in out and "Not this one." in out
+
+
+def test_a_model_without_a_published_price_says_so(fake_api: FakeAnthropicAPI) -> None:
+    fake_api.push(message(text("Done.")))
+    code, out, err = finish(
+        cli(
+            "--no-save",
+            *("--model", "claude-fable-5-2", "--tool-version", "computer_use_20251124"),
+            "task",
+            api=fake_api,
+        )
+    )
+    assert code == 0, err
+    assert "no price for this model" in out and "$" not in out.split("tokens:")[1]
+    body = fake_api.valid_requests[0].body
+    assert body["thinking"] == {"type": "adaptive", "display": "summarized"}  # always on

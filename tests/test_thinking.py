@@ -281,3 +281,24 @@ def test_known_models_are_never_looked_up() -> None:
     )
     assert info is models.MODELS["claude-opus-4-8"]
     assert asyncio.iscoroutinefunction(model_lookup.lookup)
+
+
+def test_every_choice_the_table_offers_is_accepted_by_the_fakes_catalogue() -> None:
+    from tests.fake_api.models import CATALOG, check_thinking
+
+    checked = 0
+    for model in sorted(set(models.MODELS) & set(CATALOG)):
+        info = models.MODELS[model]
+        for mode in info.thinking_modes:
+            efforts = info.effort_levels if mode == "adaptive" else ()
+            for effort in (None, *efforts):
+                cfg = LoopConfig(
+                    model=model,
+                    thinking_mode=mode,
+                    thinking_effort=effort,
+                    thinking_budget=2048 if mode == "extended" else None,
+                    max_tokens=4096,
+                )
+                check_thinking(cfg.thinking_fields(info), model, CATALOG)
+                checked += 1
+    assert checked > 50

@@ -46,6 +46,7 @@ from .pause import PauseGate
 from .streaming import LiveText
 from .thinking import THINKING_EFFORTS, THINKING_MODES
 from .tools import TOOL_VERSIONS
+from .tools.approval_policy import ACTION_CLASSES, MODES, ApprovalPolicy, ApprovalRequest
 from .trajectory import Trajectory
 
 #: Exit status per Done reason; 5: the model's response ended the run (a refusal, a cut-off
@@ -99,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-stream", action="store_true", help="print answers only when complete")
     p.add_argument(
+        "--approve",
+        action="append",
+        default=[],
+        metavar="CLASS=MODE",
+        help="bash, typing or click = auto, ask (y/n on the terminal) or deny; repeatable. "
+        "Default: ask before bash and typing unless BIND_ADDR is a loopback address",
+    )
+    p.add_argument(
         "--thinking",
         choices=THINKING_MODES,
         help="thinking mode (default: extended with --thinking-budget, adaptive with --effort, "
@@ -129,6 +138,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _approval(given: list[str]) -> ApprovalPolicy:
+    modes: dict[str, str] = {}
+    for item in given:
+        klass, _, mode = item.partition("=")
+        if klass not in ACTION_CLASSES or mode not in MODES:
+            raise ValueError(
+                f"--approve {item!r}: use CLASS=MODE with CLASS one of "
+                f"{', '.join(ACTION_CLASSES)} and MODE one of {', '.join(MODES)}"
+            )
+        modes[klass] = mode
+    return ApprovalPolicy.default().with_modes(**modes)
+
+
 def _config(args: argparse.Namespace) -> LoopConfig:
     provider = APIProvider(args.provider)
     model = args.model or os.environ.get("ANTHROPIC_MODEL") or DEFAULT_MODELS[provider.value]
@@ -153,6 +175,7 @@ def _config(args: argparse.Namespace) -> LoopConfig:
         max_run_cost_usd=args.max_cost,
         max_session_cost_usd=args.max_session_cost,
         stream=not args.no_stream,
+        approval=_approval(args.approve),
     )
 
 
@@ -366,8 +389,24 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
             main_task.cancel()
 
     gate = PauseGate()
+    answer: asyncio.Future[bool] | None = None
+
+    async def ask(request: ApprovalRequest) -> bool:
+        """An action the policy puts to the person: y runs it, any other key refuses it."""
+        nonlocal answer
+        print(f"\n? Allow {request.description} ? [y/N] ", end="", file=out, flush=True)
+        answer = loop.create_future()
+        try:
+            approved = await answer
+        finally:
+            answer = None
+        print("yes" if approved else "no (Claude is told you denied it)", file=out, flush=True)
+        return approved
 
     def on_key(key: str) -> None:
+        if answer is not None and not answer.done():
+            answer.set_result(key.lower() == "y")
+            return
         if key.lower() != "p":
             return
         if gate.paused:
@@ -384,9 +423,17 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     reason = "error"
-    events = agent_events(config, messages, stop=stop, session_spent_usd=spent, pause=gate)
+    keys = TerminalKeys(loop, on_key)
+    events = agent_events(
+        config,
+        messages,
+        stop=stop,
+        session_spent_usd=spent,
+        pause=gate,
+        ask=ask if keys.fd is not None else None,  # no terminal: nobody to ask, so refused
+    )
     try:
-        with TerminalKeys(loop, on_key):
+        with keys:
             async for event in events:
                 record(event)
                 if isinstance(event, Done):

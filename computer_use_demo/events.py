@@ -198,6 +198,33 @@ class Resumed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ApprovalAsked:
+    """An action waits for the person's Approve / Deny (the approval policy said ``ask``).
+
+    ``image`` is, for a click, the screen around the target (base64 PNG, target marked).
+    """
+
+    kind: ClassVar[str] = "approval_asked"
+    id: str
+    tool_name: str
+    action: str
+    action_class: str
+    description: str
+    input: dict[str, Any] = field(default_factory=dict)
+    image: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalAnswered:
+    """The person's answer to ``ApprovalAsked`` ``id`` (a denial reaches the model as an
+    is_error tool_result saying so)."""
+
+    kind: ClassVar[str] = "approval_answered"
+    id: str
+    approved: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class ErrorEvent:
     """The run could not go on (after retries): the API's status and message, if any."""
 
@@ -235,6 +262,8 @@ Event = (
     | BudgetExceeded
     | Paused
     | Resumed
+    | ApprovalAsked
+    | ApprovalAnswered
 )
 
 EVENT_TYPES: dict[str, type] = {
@@ -254,6 +283,8 @@ EVENT_TYPES: dict[str, type] = {
         BudgetExceeded,
         Paused,
         Resumed,
+        ApprovalAsked,
+        ApprovalAnswered,
     )
 }
 

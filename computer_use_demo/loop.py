@@ -65,6 +65,13 @@ from .tools import (
     ToolVersion,
 )
 from .tools.approval import Approver, auto_approve
+from .tools.approval_policy import (
+    RUN_EVERYTHING,
+    ApprovalPolicy,
+    Ask,
+    PolicyApprover,
+    screen_crop,
+)
 
 __all__ = [
     "PROMPT_CACHING_BETA_FLAG",
@@ -118,6 +125,8 @@ class LoopConfig:
     prompt_caching: bool | None = None  # None: on for the anthropic provider
     max_retries: int = DEFAULT_MAX_RETRIES
     request_timeout: float = 600.0
+    #: Which actions run, which ask the person first, which are refused (approval_policy.py).
+    approval: ApprovalPolicy = RUN_EVERYTHING
     #: Stream responses (text and thinking arrive as TextDelta/ThinkingDelta events). The
     #: Anthropic API streams; Bedrock and Vertex answer whole.
     stream: bool = True
@@ -441,6 +450,7 @@ async def agent_events(
     client: Client | None = None,
     session_spent_usd: float = 0.0,
     pause: pauses.PauseGate | None = None,
+    ask: Ask | None = None,
 ) -> AsyncIterator[Event]:
     """Run the agent loop on a copy of ``messages`` and report what happens, as events.
 
@@ -458,6 +468,8 @@ async def agent_events(
     ``session_spent_usd`` is what earlier runs of the session cost (for the session cap).
     ``pause`` is the person's hold on the desktop (pause.py): while it is taken the run waits
     at the next step boundary, and goes on with a note and a fresh screenshot.
+    ``ask`` puts an action to the person when ``config.approval`` says ``ask`` for its class
+    (tools/approval_policy.py; without it such actions are denied).
     """
     run = _Run(h.heal(messages))
     stop = stop if stop is not None else asyncio.Event()
@@ -477,6 +489,8 @@ async def agent_events(
         try:
             if tools is None:
                 tools = build_tools(config)
+            if config.approval != RUN_EVERYTHING or ask is not None:
+                tools.approve = PolicyApprover(config.approval, ask=ask, crop=screen_crop(tools))
             if client is None:
                 client = make_client(
                     config.provider,

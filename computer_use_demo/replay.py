@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from .events import (
+    ApprovalAnswered,
+    ApprovalAsked,
     AssistantBlock,
     BudgetExceeded,
     Done,
@@ -97,6 +99,10 @@ def _event_html(ev: Event) -> str:
         return _msg("tool", f"Tool result: {ev.name}", "".join(parts) or "<em>(empty)</em>")
     if isinstance(ev, ErrorEvent):
         return f'<div class="error">{_e(format_error(ev).replace("**", ""))}</div>'
+    if isinstance(ev, ApprovalAsked):
+        return f'<div class="note">Approval asked: {_e(ev.description)}</div>'
+    if isinstance(ev, ApprovalAnswered):
+        return f'<div class="note">{"Approved" if ev.approved else "Denied"} by the person.</div>'
     if isinstance(ev, Paused):
         return '<div class="note">Paused: the person took the desktop.</div>'
     if isinstance(ev, Resumed):

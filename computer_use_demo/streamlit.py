@@ -26,16 +26,18 @@ import streamlit as st
 
 from computer_use_demo import models, ui_runner, ui_settings
 from computer_use_demo.desktop_lock import DesktopBusy
-from computer_use_demo.events import Event
+from computer_use_demo.events import ApprovalAsked, Event
 from computer_use_demo.history import STOPPED_BY_USER
 from computer_use_demo.loop import APIProvider, LoopConfig
 from computer_use_demo.redaction import known_secrets, remember_secret
 from computer_use_demo.replay import render_html
+from computer_use_demo.tools.approval_policy import MODES, ApprovalPolicy
 from computer_use_demo.tools.groups import TOOL_VERSIONS, ToolVersion
 from computer_use_demo.tools.run import run as run_command
 from computer_use_demo.trajectory import Trajectory, TrajectoryInfo
 from computer_use_demo.ui_render import (
     dollars,
+    image_bytes,
     progress_text,
     render_chat,
     render_exchanges,
@@ -327,6 +329,14 @@ def settings_sidebar() -> None:
         help=budget,
         **kw("max_session_cost_usd"),
     )
+    approval_settings(kw)
+    st.text_input(
+        "Firefox: allowed domains",
+        help="Comma-separated domains Firefox may open (empty: any); applied when the desktop "
+        "(re)starts, e.g. with Reset.",
+        placeholder="e.g. wikipedia.org, example.com",
+        **kw("firefox_allowed_domains"),
+    )
     if ss.save_error:
         st.warning(ss.save_error)
 
@@ -364,6 +374,22 @@ def thinking_inputs(d: Any, kw: Callable[[str], dict[str, Any]]) -> None:
         st.caption("Capabilities from the Models API.")
 
 
+APPROVAL_LABELS = {"bash": "bash commands", "typing": "typing and keys", "click": "clicks"}
+
+
+def approval_settings(kw: Callable[[str], dict[str, Any]]) -> None:
+    """One choice per action class: the setup's default, or auto / ask / deny."""
+    default = ApprovalPolicy.default()
+    st.caption("Approvals (ask: Approve / Deny in the chat before the action runs)")
+    for klass, label in APPROVAL_LABELS.items():
+        st.selectbox(
+            f"Approve {label}",
+            options=("", *MODES),
+            format_func=lambda m, k=klass: m or f"default ({default.mode(k)})",
+            **kw(f"approve_{klass}"),
+        )
+
+
 def loop_config(settings: Settings) -> LoopConfig:
     """The settings, read once, as the loop's configuration."""
     extended = settings.thinking_mode == "extended"
@@ -390,6 +416,7 @@ def loop_config(settings: Settings) -> LoopConfig:
         token_efficient_tools_beta=settings.token_efficient_tools_beta,
         max_run_cost_usd=settings.max_run_cost_usd or None,
         max_session_cost_usd=settings.max_session_cost_usd or None,
+        approval=settings.approval_policy(),
     )
 
 
@@ -647,6 +674,21 @@ def progress(run: ui_runner.SessionRun) -> None:
             st.rerun()
 
 
+def approval_box(run: ui_runner.SessionRun, asked: ApprovalAsked) -> None:
+    """The action waiting for the person: exactly what it is, and Approve / Deny."""
+    with st.container(border=True, key="approval"):
+        st.markdown(f"**Claude wants to run:** `{asked.description}`")
+        if asked.image:
+            data = image_bytes(asked.image)
+            if data is not None:
+                st.image(data, caption="where it would click (the red ring)")
+        left, right = st.columns(2)
+        left.button(
+            "Approve", key="approve", type="primary", on_click=run.answer, args=(asked.id, True)
+        )
+        right.button("Deny", key="deny", on_click=run.answer, args=(asked.id, False))
+
+
 def person_in_control() -> None:
     """While the person holds the desktop: say so, and offer to hand it back."""
     left, right = st.columns([4, 1.5], vertical_alignment="center")
@@ -709,6 +751,8 @@ def main() -> None:
         person_in_control()
     if run is not None:
         progress(run)
+        if (asked := run.pending_approval()) is not None:
+            approval_box(run, asked)
 
     chat, http_logs = st.tabs(["Chat", "HTTP Exchange Logs"])
     with chat:

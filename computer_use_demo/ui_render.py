@@ -20,6 +20,8 @@ import streamlit as st
 from .events import (
     REDACTED,
     ApiExchange,
+    ApprovalAnswered,
+    ApprovalAsked,
     AssistantBlock,
     BudgetExceeded,
     Done,
@@ -327,6 +329,14 @@ def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
             render_tool_result(ev, hide_images)
         elif isinstance(ev, ErrorEvent):
             st.error(format_error(ev), icon=":material/error:")
+        elif isinstance(ev, ApprovalAsked):
+            with st.chat_message("user", avatar=":material/gavel:"):
+                st.markdown(f"Approval asked for `{ev.description}`")
+                if ev.image and not hide_images and (data := image_bytes(ev.image)) is not None:
+                    st.image(data, caption="the click's target (red ring)")
+        elif isinstance(ev, ApprovalAnswered):
+            verdict = "Approved" if ev.approved else "Denied: Claude was told it may not"
+            st.caption(f"{verdict} (by the person).")
         elif isinstance(ev, Paused):
             skipped = f"; {ev.skipped} action(s) not run" if ev.skipped else ""
             st.info(f"Paused: the person took the desktop{skipped}.", icon=":material/pause:")

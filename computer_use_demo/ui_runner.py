@@ -22,12 +22,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .desktop_lock import DesktopBusy, DesktopLock, display_of
-from .events import TRANSIENT, Done, ErrorEvent, Event, Usage, UserMessage
+from .events import (
+    TRANSIENT,
+    ApprovalAnswered,
+    ApprovalAsked,
+    Done,
+    ErrorEvent,
+    Event,
+    Usage,
+    UserMessage,
+)
 from .history import heal, is_blank
 from .loop import LoopConfig, agent_events, build_tools
 from .pause import PauseGate, control_file
 from .streaming import LiveText
 from .tools import ToolCollection
+from .tools.approval_policy import ApprovalRequest
 from .trajectory import (
     EVENTS_FILE,
     Trajectory,
@@ -73,6 +83,9 @@ class SessionRun:
         #: The answer streaming in (deltas are shown, never saved nor kept as events).
         self._live = LiveText()
         self.live_version = 0
+        #: The action waiting for the person's Approve / Deny, and its answer's future.
+        self._asked: tuple[ApprovalAsked, asyncio.Future[bool]] | None = None
+        self._asks = 0
         self.started_at = time.monotonic()
         self._lock = threading.Lock()
         self._stop_requested = threading.Event()
@@ -117,6 +130,51 @@ class SessionRun:
         """(live version, the text/thinking blocks streaming in now)."""
         with self._lock:
             return self.live_version, self._live.blocks()
+
+    def pending_approval(self) -> ApprovalAsked | None:
+        """The action that waits for the person now, if any (any page can answer it)."""
+        with self._lock:
+            return self._asked[0] if self._asked is not None else None
+
+    def answer(self, approval_id: str, approved: bool) -> bool:
+        """The person's answer to the pending approval; False if it is no longer pending."""
+        with self._lock:
+            asked = self._asked
+            if asked is None or asked[0].id != approval_id or self._loop is None:
+                return False
+        future = asked[1]
+
+        def settle() -> None:
+            if not future.done():
+                future.set_result(approved)
+
+        with contextlib.suppress(RuntimeError):  # the loop already closed
+            self._loop.call_soon_threadsafe(settle)
+        return True
+
+    async def _ask(self, request: ApprovalRequest) -> bool:
+        """Put an action to the person and wait for the answer (on the run's own loop)."""
+        self._asks += 1
+        asked = ApprovalAsked(
+            id=f"{self.trajectory.id}-{self.run_start}-{self._asks}",
+            tool_name=request.tool_name,
+            action=request.action,
+            action_class=request.action_class,
+            description=request.description,
+            input=request.tool_input,
+            image=request.image,
+        )
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._asked = (asked, future)
+        self._record(asked)
+        try:
+            approved = await future
+        finally:
+            with self._lock:
+                self._asked = None
+        self._record(ApprovalAnswered(id=asked.id, approved=approved))
+        return approved
 
     def run_events(self) -> list[Event]:
         """The events of this run only (for the progress line)."""
@@ -168,6 +226,7 @@ class SessionRun:
             stop=self._stop,
             session_spent_usd=self.session_spent_usd,
             pause=self.pause,
+            ask=self._ask,
         ):
             self._record(event)
         if self.done is None:  # the loop promises a Done; never leave the page waiting

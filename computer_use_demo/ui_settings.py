@@ -21,6 +21,7 @@ from typing import Any
 from . import model_lookup, models
 from .providers import VERTEX_ACCESS_TOKEN_ENV
 from .thinking import THINKING_EFFORTS, THINKING_MODES
+from .tools.approval_policy import MODES, ApprovalPolicy
 from .tools.groups import TOOL_VERSIONS
 
 API_KEY_FILE = "api_key"
@@ -136,6 +137,20 @@ class Settings:
     #: Dollar caps (0: none): per run (one message's work) and for the whole session.
     max_run_cost_usd: float = 0.0
     max_session_cost_usd: float = 0.0
+    #: Approval per action class: auto, ask, deny; "" is this setup's default (ask before
+    #: bash and typing unless loopback-only: tools/approval_policy.py).
+    approve_bash: str = ""
+    approve_typing: str = ""
+    approve_click: str = ""
+    #: Domains Firefox may open (comma or space separated; empty: any). Written into
+    #: Firefox's enterprise policy when the desktop starts (firefox_policy.py).
+    firefox_allowed_domains: str = ""
+
+    def approval_policy(self) -> ApprovalPolicy:
+        """The approval policy these settings choose (defaults filled in for this setup)."""
+        return ApprovalPolicy.default().with_modes(
+            bash=self.approve_bash, typing=self.approve_typing, click=self.approve_click
+        )
 
     def with_model(self, model: str, info: models.ModelInfo | None = None) -> Settings:
         """These settings with ``model`` and that model's defaults (the reference's rule)."""
@@ -169,6 +184,10 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         return value if ok else default
     if name == "provider":
         return value if value in PROVIDERS else default
+    if name.startswith("approve_"):
+        return value if value in MODES else default
+    if name == "firefox_allowed_domains":
+        return value if isinstance(value, str) else default
     if name == "tool_version":
         return value if value in TOOL_VERSIONS else default
     if name == "thinking_mode":

@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, api: FakeAnthropicAPI, **kwargs: object) -> subprocess.Popen[str]:
     env = {**os.environ, "ANTHROPIC_API_KEY": "sk-ant-cli-secret", "PYTHONWARNINGS": "ignore"}
+    env["BIND_ADDR"] = "127.0.0.1"  # a loopback-only setup: bash runs without asking
     env.pop("ANTHROPIC_BASE_URL", None)
     return subprocess.Popen(
         [sys.executable, "-m", "computer_use_demo", "--base-url", api.url, *args],

@@ -30,8 +30,8 @@ pytestmark = pytest.mark.skipif(
 class Terminal:
     """One tmux server of our own (its socket in tmp), one window running a command."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.socket = str(tmp / "tmux.sock")
+    def __init__(self, tmp: Path, name: str = "tmux") -> None:
+        self.socket = str(tmp / f"{name}.sock")
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -74,7 +74,11 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
 
 
 def cli_command(api: FakeAnthropicAPI, *args: str) -> str:
-    env = {"ANTHROPIC_API_KEY": "sk-ant-tmux-secret", "PYTHONWARNINGS": "ignore"}
+    env = {
+        "ANTHROPIC_API_KEY": "sk-ant-tmux-secret",
+        "PYTHONWARNINGS": "ignore",
+        "BIND_ADDR": "127.0.0.1",
+    }
     argv = [sys.executable, "-m", "computer_use_demo", "--base-url", api.url, "--no-save", *args]
     assigns = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     return f"cd {shlex.quote(str(REPO))} && env -u ANTHROPIC_BASE_URL {assigns} {shlex.join(argv)}"
@@ -110,3 +114,38 @@ def test_p_takes_the_desktop_and_p_hands_it_back(
     screen = terminal.wait_for("Done: end_turn", timeout=30)
     assert "Handed back: Claude is told." in screen and "Claude: Back at it." in screen
     assert len(fake_api.requests) == 2 and not fake_api.invalid_requests
+
+
+def test_an_ask_is_answered_on_the_terminal(
+    fake_api: FakeAnthropicAPI, terminal: Terminal, tmp_path: Path
+) -> None:
+    def answer(body: dict[str, Any]) -> Reply:
+        (result,) = body["messages"][-1]["content"][:1]
+        refused = result.get("is_error") and "denied this action" in str(result["content"])
+        return message(text("You said no, so I stop here." if refused else "It ran."))
+
+    fake_api.push(
+        message(tool_use("bash", {"command": "echo typed-in-tmux"})),
+        answer,
+        message(tool_use("bash", {"command": "echo second-time"})),
+        answer,
+    )
+    terminal.start(cli_command(fake_api, "--approve", "bash=ask", "run things"))
+    terminal.wait_for("? Allow bash command: echo typed-in-tmux ? [y/N]")
+    assert len(fake_api.requests) == 1
+    terminal.keys("n")
+    screen = terminal.wait_for("Done: end_turn")
+    assert "no (Claude is told you denied it)" in screen
+    assert "Claude: You said no, so I stop here." in screen
+    assert "← typed-in-tmux" not in screen
+
+    again = Terminal(tmp_path, "again")
+    try:
+        again.start(cli_command(fake_api, "--approve", "bash=ask", "run again"))
+        again.wait_for("? Allow bash command: echo second-time ? [y/N]")
+        again.keys("y")
+        screen = again.wait_for("Done: end_turn")
+    finally:
+        again.close()
+    assert "← second-time" in screen and "Claude: It ran." in screen
+    assert not fake_api.invalid_requests

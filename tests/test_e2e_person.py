@@ -32,6 +32,8 @@ STORY = (
 )
 BUDGET_TASK = "Keep checking the disk"
 TAKEOVER_TASK = "Do something slow on the desktop"
+APPROVAL_TASK = "Click the middle, then run a command"
+REFUSAL_SEEN = "You denied the command, so I will not run it."
 TAKEOVER_DONE = "Thanks for handing the desktop back; I can see the screen again."
 
 
@@ -53,6 +55,15 @@ def last_user_texts(body: dict[str, Any]) -> str:
 
 def scripted(body: dict[str, Any]) -> Reply:
     task = said(body)
+    if APPROVAL_TASK in task:
+        results = [b for b in body["messages"][-1]["content"] if b.get("type") == "tool_result"]
+        if not results:
+            click = {"action": "left_click", "coordinate": [512, 384]}
+            return message(tool_use("computer", click))
+        if len(body["messages"]) == 3:  # the click's result came back
+            return message(tool_use("bash", {"command": "echo approval-e2e"}))
+        refused = results[0].get("is_error") and "denied this action" in str(results[0])
+        return message(text(REFUSAL_SEEN if refused else "The command ran."))
     if TAKEOVER_TASK in task:
         if not answered(body):
             return message(text("Working on it."), tool_use("bash", {"command": "sleep 5"}))
@@ -238,3 +249,48 @@ def test_take_over_pauses_and_hand_back_resumes(stack: Stack, artifacts_dir: str
         assert len(image["source"]["data"]) > 1000
         assert page.get_attribute("#control", "aria-pressed") == "false"
         page.screenshot(path=str(shots / "e2e-handed-back.png"))
+
+
+def choose(page: Any, label: str, option: str) -> None:
+    """Pick ``option`` in the sidebar's selectbox ``label``."""
+    field = page.get_by_label(label)
+    field.click()
+    field.fill(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_timeout(500)
+
+
+def test_an_ask_shows_the_action_and_deny_reaches_the_model(
+    stack: Stack, artifacts_dir: str
+) -> None:
+    api: FakeAnthropicAPI = stack.api  # type: ignore[attr-defined]
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(stack.app_url)
+        choose(page, "Approve bash commands", "ask")
+        choose(page, "Approve clicks", "ask")
+        try:
+            send(page, APPROVAL_TASK)
+            # The click: its exact action, and a crop of the screen around the target.
+            box = page.locator(".st-key-approval")
+            box.get_by_text("computer: left_click coordinate=[512, 384]").wait_for(timeout=60_000)
+            box.locator("img").wait_for(timeout=10_000)
+            page.screenshot(path=str(Path(artifacts_dir) / "e2e-approval-click.png"))
+            calls = [r for r in api.requests if APPROVAL_TASK in said(r.body)]
+            assert len(calls) == 1  # waiting for the person
+            box.get_by_role("button", name="Approve").click()
+            # The command: Deny, and the model reads the refusal.
+            box.get_by_text("bash command: echo approval-e2e").wait_for(timeout=60_000)
+            page.screenshot(path=str(Path(artifacts_dir) / "e2e-approval-bash.png"))
+            box.get_by_role("button", name="Deny").click()
+            page.get_by_text(REFUSAL_SEEN).wait_for(timeout=60_000)
+            calls = [r for r in api.requests if APPROVAL_TASK in said(r.body)]
+            assert len(calls) == 3 and all(r.valid for r in calls)
+            clicked = calls[1].body["messages"][-1]["content"][0]
+            assert not clicked.get("is_error")
+            refused = calls[2].body["messages"][-1]["content"][0]
+            assert refused["is_error"] and "denied this action" in str(refused["content"])
+            page.get_by_text("Denied: Claude was told it may not").wait_for(timeout=10_000)
+        finally:
+            choose(page, "Approve bash commands", "default (auto)")
+            choose(page, "Approve clicks", "default (auto)")

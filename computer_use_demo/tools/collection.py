@@ -24,6 +24,7 @@ from anthropic.lib.tools._toolsets._runnable import HALT_TEXT, NOT_EXECUTED
 from anthropic.types.beta import BetaToolResultBlockParam, BetaToolUnionParam, BetaToolUseBlock
 
 from .approval import Approver, auto_approve
+from .approval_policy import action_of
 from .base import BaseAnthropicTool, ToolError, ToolFailure, ToolResult
 from .computer_toolset import ComputerToolset20260801
 
@@ -236,6 +237,12 @@ class ToolCollection:
     async def _run_plain(self, call: dict[str, Any]) -> tuple[ToolResult, dict[str, Any]]:
         from ..history import tool_result_block
 
+        tool_input = call["input"] if isinstance(call["input"], Mapping) else {}
+        action = action_of(call["name"], tool_input)
+        approval = await self.approve(call["name"], action, tool_input)
+        if not approval.approved:
+            result: ToolResult = ToolFailure(error=approval.reason or "The action was denied.")
+            return result, dict(tool_result_block(result, call["id"]))
         result = await self.run(name=call["name"], tool_input=call["input"])
         return result, dict(tool_result_block(result, call["id"]))
 

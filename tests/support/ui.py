@@ -61,6 +61,8 @@ def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
     # Credential lookups must never wait on cloud metadata servers.
+    # The tests' servers listen on loopback only: approvals default to auto there.
+    monkeypatch.setenv("BIND_ADDR", "127.0.0.1")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "no-aws-credentials"))

@@ -290,7 +290,7 @@ def test_an_ask_shows_the_action_and_deny_reaches_the_model(
             assert not clicked.get("is_error")
             refused = calls[2].body["messages"][-1]["content"][0]
             assert refused["is_error"] and "denied this action" in str(refused["content"])
-            page.get_by_text("Denied: Claude was told it may not").wait_for(timeout=10_000)
+            page.get_by_text("Denied: Claude was told it may not").first.wait_for(timeout=10_000)
         finally:
             choose(page, "Approve bash commands", "default (auto)")
             choose(page, "Approve clicks", "default (auto)")

@@ -57,6 +57,8 @@ COPY computer_use_demo/ /tmp/src/computer_use_demo/
 RUN pip install --no-cache-dir --no-deps /tmp/src \
  && rm -rf /tmp/src
 COPY image/desktop/firefox-policies.json /etc/firefox/policies/policies.json
+# Ours (marked), so that the desktop's start writes the allowed-domains setting into it.
+RUN touch /etc/firefox/policies/.computer-use-demo && chown -R 1000:1000 /etc/firefox/policies
 COPY --chown=computeruse:computeruse computer_use_demo/ /home/computeruse/computer_use_demo/
 COPY --chown=computeruse:computeruse image/ /home/computeruse/image/
 

@@ -135,10 +135,20 @@ start_novnc() {
 
 install_firefox_policies() {
     # First-run pages and nags cost the model steps; silence them where we may (root, e.g.
-    # the container and CI), never overwriting a policy file someone else put there.
-    local target=/etc/firefox/policies/policies.json
-    if [[ ! -e "$target" && -w /etc ]]; then
-        mkdir -p "$(dirname "$target")" && cp "$IMAGE_DIR/desktop/firefox-policies.json" "$target"
+    # the container and CI), never overwriting a policy file someone else put there (ours
+    # carries a mark beside it). The allowed-domains setting goes in too: see
+    # computer_use_demo/firefox_policy.py.
+    local target=/etc/firefox/policies/policies.json mark=/etc/firefox/policies/.computer-use-demo
+    local root python="${PYTHON:-python3}"
+    root="$(cd "$IMAGE_DIR/.." && pwd)"
+    [[ -z "${PYTHON:-}" && -x "$root/.venv/bin/python" ]] && python="$root/.venv/bin/python"
+    local dir="${target%/*}"
+    local base="$IMAGE_DIR/desktop/firefox-policies.json" ours=""
+    [[ ! -e "$target" || -e "$mark" ]] || cmp -s "$target" "$base" && ours=1
+    if [[ -n "$ours" && ( -w "$dir" || ( ! -e "$dir" && -w /etc ) ) ]]; then
+        mkdir -p "$dir" && touch "$mark"
+        (cd "$root" && "$python" -m computer_use_demo.firefox_policy "$base" "$target") ||
+            cp "$base" "$target"
     fi
 }
 

@@ -6,11 +6,13 @@ Action classes: ``bash`` (every bash command), ``typing`` (type, key, hold_key) 
 editor) always run. The same policy answers for every tool version: the single tools through
 ToolCollection, the computer toolset's members through its ``confirm`` hook.
 
-The default asks before bash and typing unless the setup is *loopback-only*: every server of
-the stack (chat app, combined page, noVNC) binds ``$BIND_ADDR`` (image/start_*.sh), so the
-setup is loopback-only exactly when ``BIND_ADDR`` is a loopback address (127.0.0.0/8, ::1,
-localhost). Unset, the scripts bind 0.0.0.0 (the container's published ports): not
-loopback-only. There, whoever reaches the page could drive the desktop through the agent.
+The default asks before bash and typing unless the setup is *loopback-only*. The stack's
+only door to the outside (the page server on 8080, and x11vnc when it has a password) binds
+``$BIND_ADDR``; everything else listens on 127.0.0.1. So the setup is loopback-only exactly
+when ``BIND_ADDR`` is a loopback address (127.0.0.0/8, ::1, localhost). Unset, the scripts
+bind 0.0.0.0 (the container's published port): not loopback-only, and whoever gets through
+the door could drive the desktop through the agent. The CLI and the chat app apply the same
+rule (the CLI's terminal answers the asks).
 
 A denial answers the model with an is_error tool_result that says the person refused the
 action, so that it can choose another way or ask.

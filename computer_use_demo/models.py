@@ -112,7 +112,7 @@ def _row(
     tool_version: ToolVersion,
     max_output: int,
     price: Price | None,
-    modes: tuple[ThinkingMode, ...],
+    modes: tuple[ThinkingMode, ...] = ("off", "extended"),
     *,
     efforts: tuple[ThinkingEffort, ...] = (),
     default_effort: ThinkingEffort | None = None,
@@ -121,6 +121,7 @@ def _row(
     context_management: bool = True,
     compaction: bool = False,
 ) -> ModelInfo:
+    """A row; the defaults are those of the Claude 4 models with extended thinking."""
     return ModelInfo(
         tool_version=tool_version,
         max_output_tokens=max_output,
@@ -135,217 +136,77 @@ def _row(
     )
 
 
-_OPUS_PRICE = Price.of(5, 25)  # Opus 4.5 - 5: $5 / $25, cache $6.25 / $0.50
-_FABLE_5_PRICE = Price.of(10, 50, cache_read=1.0)
-_FABLE_51_PRICE = Price.of(10, 50, cache_read=0.25)
+def _adaptive(
+    tool_version: ToolVersion,
+    price: Price | None,
+    modes: tuple[ThinkingMode, ...],
+    default_effort: ThinkingEffort,
+    *,
+    efforts: tuple[ThinkingEffort, ...] = _EFFORTS,
+    max_output: int = 128_000,
+    off_type: OffType = "disabled",
+) -> ModelInfo:
+    """A model with adaptive thinking (Claude 4.6 and later): effort levels, compaction."""
+    return _row(
+        tool_version,
+        max_output,
+        price,
+        modes,
+        efforts=efforts,
+        default_effort=default_effort,
+        off_type=off_type,
+        compaction=True,
+    )
 
-#: (ids, row). The first id of each row is the Anthropic API spelling.
-_ROWS: tuple[tuple[tuple[str, ...], ModelInfo], ...] = (
-    # Claude 5.x: adaptive thinking on by default.
-    (
-        ("claude-opus-5-5",),
-        _row(
-            TOOLSET_VERSION,
-            128_000,
-            Price.of(4, 20, cache_write=5, cache_read=0.20),
-            ("adaptive",),  # thinking cannot be turned off
-            efforts=_EFFORTS,
-            default_effort="medium",
-            compaction=True,
-        ),
-    ),
-    (
-        ("claude-sonnet-5-5",),
-        _row(
-            TOOLSET_VERSION,
-            128_000,
-            Price.of(2, 10, cache_write=2.50, cache_read=0.20),
-            ("adaptive", "off"),
-            efforts=_EFFORTS,
-            default_effort="high",
-            off_type="between_tools",  # its lowest setting: no up-front thinking
-            compaction=True,
-        ),
-    ),
-    (
-        ("claude-haiku-5-5",),
-        _row(
-            TOOLSET_VERSION,
-            128_000,
-            # $0.10 / $0.50 up to 100K prompt tokens, 5x above.
-            Price.of(
-                0.10,
-                0.50,
-                cache_write=0.125,
-                cache_read=0.01,
-                long_above=100_000,
-                long=Price.of(0.50, 2.50, cache_write=0.625, cache_read=0.05),
-            ),
-            ("adaptive", "off"),
-            efforts=_EFFORTS,
-            default_effort="medium",
-            compaction=True,
-        ),
-    ),
-    # Fable and Mythos: adaptive thinking, always on. No 5.2 price on Anthropic's pages yet.
-    *(
-        (
-            (model,),
-            _row(
-                version,
-                128_000,
-                price,
-                ("adaptive",),
-                efforts=_EFFORTS,
-                default_effort="high",
-                compaction=True,
-            ),
-        )
-        for model, version, price in (
-            ("claude-fable-5-2", TOOLSET_VERSION, None),
-            ("claude-mythos-5-2", TOOLSET_VERSION, None),
-            ("claude-fable-5-1", "computer_use_20251124", _FABLE_51_PRICE),
-            ("claude-mythos-5-1", "computer_use_20251124", _FABLE_51_PRICE),
-            ("claude-fable-5", "computer_use_20251124", _FABLE_5_PRICE),
-            ("claude-mythos-5", "computer_use_20251124", _FABLE_5_PRICE),
-        )
-    ),
-    (
-        ("claude-opus-5",),
-        _row(
-            "computer_use_20251124",
-            128_000,
-            _OPUS_PRICE,
-            ("adaptive", "off"),
-            efforts=_EFFORTS,
-            default_effort="high",
-            compaction=True,
-        ),
-    ),
-    (
-        ("claude-sonnet-5",),
-        _row(
-            "computer_use_20251124",
-            128_000,
-            Price.of(2, 10, cache_write=2.50, cache_read=0.20),
-            ("adaptive", "off"),
-            efforts=_EFFORTS,
-            default_effort="high",
-            compaction=True,
-        ),
-    ),
-    # Claude 4.6 - 4.8: no thinking unless asked; adaptive with effort.
-    *(
-        (
-            (model,),
-            _row(
-                "computer_use_20251124",
-                128_000,
-                _OPUS_PRICE,
-                ("off", "adaptive"),
-                efforts=_EFFORTS,
-                default_effort="high",
-                compaction=True,
-            ),
-        )
-        for model in ("claude-opus-4-8", "claude-opus-4-7")
-    ),
-    (
-        ("claude-mythos-preview",),
-        _row(
-            "computer_use_20251124",
-            128_000,
-            None,
-            ("adaptive", "extended"),
-            efforts=_EFFORTS_46,
-            default_effort="high",
-            compaction=True,
-        ),
-    ),
-    (
-        ("claude-opus-4-6",),
-        _row(
-            "computer_use_20251124",
-            128_000,
-            _OPUS_PRICE,
-            ("off", "adaptive", "extended"),
-            efforts=_EFFORTS_46,
-            default_effort="high",
-            compaction=True,
-        ),
-    ),
-    (
-        ("claude-sonnet-4-6",),
-        _row(
-            "computer_use_20251124",
-            64_000,
-            Price.of(3, 15),
-            ("off", "adaptive", "extended"),
-            efforts=_EFFORTS_46,
-            default_effort="high",
-            compaction=True,
-        ),
-    ),
-    # Claude 4.5 and older: extended thinking (3.7 and later), no adaptive.
-    (
-        ("claude-opus-4-5-20251101", "claude-opus-4-5"),
-        _row("computer_use_20251124", 64_000, _OPUS_PRICE, ("off", "extended")),
-    ),
-    (
-        ("claude-haiku-4-5-20251001", "claude-haiku-4-5"),
-        _row("computer_use_20250429", 64_000, Price.of(1, 5), ("off", "extended")),
-    ),
-    (
-        ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
-        _row("computer_use_20250429", 64_000, Price.of(3, 15), ("off", "extended")),
-    ),
-    (
-        ("claude-sonnet-4-20250514", "claude-sonnet-4-0", "claude-sonnet-4@20250514"),
-        _row("computer_use_20250429", 64_000, Price.of(3, 15), ("off", "extended")),
-    ),
-    *(
-        (
-            ids,
-            _row("computer_use_20250429", 32_000, Price.of(15, 75), ("off", "extended")),
-        )
-        for ids in (
-            ("claude-opus-4-1-20250805", "claude-opus-4-1"),
-            ("claude-opus-4-20250514", "claude-opus-4-0", "claude-opus-4@20250514"),
-        )
-    ),
-    (
-        ("claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest"),
-        _row(
-            "computer_use_20250124",
-            64_000,
-            Price.of(3, 15),
-            ("off", "extended"),
-            context_management=False,
-        ),
-    ),
-    *(
-        (
-            ids,
-            ModelInfo(
-                tool_version="computer_use_20241022",
-                max_output_tokens=8_192,
-                default_output_tokens=4_096,
-                price=price,
-            ),
-        )
-        for ids, price in (
-            (
-                (
-                    "claude-3-5-sonnet-20241022",
-                    "claude-3-5-sonnet-latest",
-                    "claude-3-5-sonnet-v2@20241022",
-                ),
-                Price.of(3, 15),
-            ),
-            (("claude-3-5-haiku-20241022", "claude-3-5-haiku-latest"), Price.of(0.8, 4)),
-        )
-    ),
+
+_V4 = "computer_use_20250429"
+_V5 = "computer_use_20251124"
+_OPUS = Price.of(5, 25)  # Opus 4.5 - 5: $5 / $25, cache writes $6.25, hits $0.50
+_SONNET_5 = Price.of(2, 10, cache_write=2.50, cache_read=0.20)
+_FABLE_5 = Price.of(10, 50, cache_read=1.0)
+_FABLE_51 = Price.of(10, 50, cache_read=0.25)
+#: $0.10 / $0.50 up to 100K prompt tokens, 5x above.
+_HAIKU_55 = Price.of(
+    0.10,
+    0.50,
+    cache_write=0.125,
+    cache_read=0.01,
+    long_above=100_000,
+    long=Price.of(0.50, 2.50, cache_write=0.625, cache_read=0.05),
 )
+_ON, _ON_OR_OFF, _OFF_FIRST = ("adaptive",), ("adaptive", "off"), ("off", "adaptive")
+
+#: (ids, row). The first id of each row is the Anthropic API spelling. "Thinking on" models
+#: (adaptive first) think when a request says nothing; Fable, Mythos and Opus 5.5 always do.
+#: Fable / Mythos 5.2 and Mythos Preview: no price on Anthropic's pages that we could check.
+_ROWS: tuple[tuple[tuple[str, ...], ModelInfo], ...] = (
+    (("claude-opus-5-5",), _adaptive(TOOLSET_VERSION, Price.of(4, 20, cache_write=5, cache_read=0.20), _ON, "medium")),
+    (("claude-sonnet-5-5",), _adaptive(TOOLSET_VERSION, _SONNET_5, _ON_OR_OFF, "high", off_type="between_tools")),
+    (("claude-haiku-5-5",), _adaptive(TOOLSET_VERSION, _HAIKU_55, _ON_OR_OFF, "medium")),
+    (("claude-fable-5-2",), _adaptive(TOOLSET_VERSION, None, _ON, "high")),
+    (("claude-mythos-5-2",), _adaptive(TOOLSET_VERSION, None, _ON, "high")),
+    (("claude-fable-5-1",), _adaptive(_V5, _FABLE_51, _ON, "high")),
+    (("claude-mythos-5-1",), _adaptive(_V5, _FABLE_51, _ON, "high")),
+    (("claude-fable-5",), _adaptive(_V5, _FABLE_5, _ON, "high")),
+    (("claude-mythos-5",), _adaptive(_V5, _FABLE_5, _ON, "high")),
+    (("claude-opus-5",), _adaptive(_V5, _OPUS, _ON_OR_OFF, "high")),
+    (("claude-sonnet-5",), _adaptive(_V5, _SONNET_5, _ON_OR_OFF, "high")),
+    (("claude-opus-4-8",), _adaptive(_V5, _OPUS, _OFF_FIRST, "high")),
+    (("claude-opus-4-7",), _adaptive(_V5, _OPUS, _OFF_FIRST, "high")),
+    (("claude-mythos-preview",), _adaptive(_V5, None, ("adaptive", "extended"), "high", efforts=_EFFORTS_46)),
+    (("claude-opus-4-6",), _adaptive(_V5, _OPUS, (*_OFF_FIRST, "extended"), "high", efforts=_EFFORTS_46)),
+    (("claude-sonnet-4-6",), _adaptive(_V5, Price.of(3, 15), (*_OFF_FIRST, "extended"), "high", efforts=_EFFORTS_46, max_output=64_000)),
+    # Claude 4.5 and older: extended thinking (3.7 and later), no adaptive.
+    (("claude-opus-4-5-20251101", "claude-opus-4-5"), _row(_V5, 64_000, _OPUS)),
+    (("claude-haiku-4-5-20251001", "claude-haiku-4-5"), _row(_V4, 64_000, Price.of(1, 5))),
+    (("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"), _row(_V4, 64_000, Price.of(3, 15))),
+    (("claude-sonnet-4-20250514", "claude-sonnet-4-0", "claude-sonnet-4@20250514"), _row(_V4, 64_000, Price.of(3, 15))),
+    (("claude-opus-4-1-20250805", "claude-opus-4-1"), _row(_V4, 32_000, Price.of(15, 75))),
+    (("claude-opus-4-20250514", "claude-opus-4-0", "claude-opus-4@20250514"), _row(_V4, 32_000, Price.of(15, 75))),
+    (("claude-3-7-sonnet-20250219", "claude-3-7-sonnet-latest"), _row("computer_use_20250124", 64_000, Price.of(3, 15), context_management=False)),
+    (("claude-3-5-sonnet-20241022", "claude-3-5-sonnet-latest", "claude-3-5-sonnet-v2@20241022"), _row("computer_use_20241022", 8_192, Price.of(3, 15), ("off",), default_output=4_096, context_management=False)),
+    (("claude-3-5-haiku-20241022", "claude-3-5-haiku-latest"), _row("computer_use_20241022", 8_192, Price.of(0.8, 4), ("off",), default_output=4_096, context_management=False)),
+)  # fmt: skip
 
 #: Model id (Anthropic API spelling, aliases and irregular Vertex ids) -> what we know.
 MODELS: dict[str, ModelInfo] = {model: info for ids, info in _ROWS for model in ids}

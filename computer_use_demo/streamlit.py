@@ -38,6 +38,7 @@ from computer_use_demo.trajectory import Trajectory, TrajectoryInfo
 from computer_use_demo.ui_render import (
     dollars,
     image_bytes,
+    model_summary,
     progress_text,
     render_chat,
     render_exchanges,
@@ -291,6 +292,8 @@ def settings_sidebar() -> None:
 
     st.radio("API Provider", options=PROVIDERS, format_func=str.title, **kw("provider"))
     st.text_input("Model", **kw("model"))
+    info = selected_model_info()
+    st.caption(model_summary(info))
     if ss.cfg["provider"] == "anthropic":
         api_key_field()
     else:
@@ -311,7 +314,7 @@ def settings_sidebar() -> None:
     st.checkbox("Enable token-efficient tools beta", **kw("token_efficient_tools_beta"))
     st.radio("Tool Versions", options=TOOL_VERSIONS, **kw("tool_version"))
     st.number_input("Max Output Tokens", min_value=1, step=1, **kw("max_tokens"))
-    thinking_inputs(model_defaults(ss.cfg["model"], selected_model_info()), kw)
+    thinking_inputs(model_defaults(ss.cfg["model"], info), kw)
     budget = "The agent stops before a call that could pass it (0: no cap)."
     st.number_input(
         "Run budget ($)",
@@ -369,9 +372,7 @@ def thinking_inputs(d: Any, kw: Callable[[str], dict[str, Any]]) -> None:
     if mode == "extended":
         st.number_input("Thinking Budget", min_value=1024, step=1, **kw("thinking_budget"))
     if d.source == "fallback":
-        st.caption("Unknown model: every thinking choice is offered; the API has the last word.")
-    elif d.source == "models_api":
-        st.caption("Capabilities from the Models API.")
+        st.caption("Every thinking choice is offered: the API has the last word.")
 
 
 APPROVAL_LABELS = {"bash": "bash commands", "typing": "typing and keys", "click": "clicks"}

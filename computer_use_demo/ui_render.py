@@ -398,3 +398,17 @@ def render_exchanges(events: Iterable[Event], secrets: Sequence[str]) -> None:
     start = (page - 1) * EXCHANGES_PER_PAGE
     for index, ex in newest_first[start : start + EXCHANGES_PER_PAGE]:
         render_exchange(ex, secrets, index)
+
+
+def model_summary(info: Any) -> str:
+    """The selected model in one line: where its data comes from, output limit, price."""
+    if info.source == "fallback":
+        return "Unknown model: no price, and its limits are guesses."
+    price = info.price
+    cost = (
+        f"{dollars(usd(price.input))} / {dollars(usd(price.output))} per million tokens in / out"
+        if price is not None
+        else "no price published"
+    )
+    where = " (from the Models API)" if info.source == "models_api" else ""
+    return f"Up to {info.max_output_tokens:,} output tokens · {cost}{where}."

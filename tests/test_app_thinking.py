@@ -53,6 +53,8 @@ def test_only_the_models_modes_are_offered_with_their_inputs(api: FakeAnthropicA
     at = app()
     choose_model(at, "claude-opus-5-5")
     assert modes(at) == ["Adaptive"]  # its thinking cannot be turned off
+    summary = "Up to 128,000 output tokens · \\$4.00 / \\$20.00 per million tokens in / out."
+    assert summary in [c.value for c in at.sidebar.caption]
     assert at.selectbox(key="thinking_effort").options == [
         "model default (medium)", "low", "medium", "high", "xhigh", "max",
     ]  # fmt: skip
@@ -94,13 +96,15 @@ def test_a_model_the_table_lacks_gets_the_models_api_capabilities(
     assert at.selectbox(key="thinking_effort").options == [
         "model default", "low", "medium", "high", "max",
     ]  # fmt: skip
-    assert "Capabilities from the Models API." in all_text(at.sidebar)
+    assert "Up to 96,000 output tokens · no price published (from the Models API)." in all_text(
+        at.sidebar
+    )
     at.run()
     lookups = [r.path for r in api.requests if r.method == "GET"]
     assert lookups == ["/v1/models/claude-opus-6"], "asked once, not per rerun"
     choose_model(at, "claude-nobody-knows-2")  # 404: every choice offered, the API decides
     assert modes(at) == ["Adaptive", "Extended (budget)", "Off"]
-    assert "Unknown model" in all_text(at.sidebar)
+    assert "Unknown model: no price" in all_text(at.sidebar)
 
 
 def test_a_run_ended_by_a_refusal_says_so_in_the_chat(api: FakeAnthropicAPI) -> None:

@@ -72,6 +72,7 @@ from .tools.approval_policy import (
     PolicyApprover,
     screen_crop,
 )
+from .tools.collection import HALT_TEXT, NOT_EXECUTED
 
 __all__ = [
     "PROMPT_CACHING_BETA_FLAG",
@@ -421,9 +422,18 @@ async def run_model_info(config: LoopConfig, client: Client) -> ModelInfo:
 def answer_cut_off(
     call: dict[str, Any], config: LoopConfig, results: list[dict[str, Any]]
 ) -> ToolResultEvent:
-    """A tool_use that max_tokens cut short is not run: the model gets an error saying so."""
+    """A tool_use that max_tokens cut short is not run: the model gets an error saying so (or,
+    after a failed member of its toolset in this turn, the batch's halt text)."""
     toolset_name = call.get("toolset_name")
-    result = ToolFailure(error=stop_reasons.cut_off_result_text(config.max_tokens))  # type: ignore[arg-type]
+    halted = toolset_name is not None and any(
+        r.get("is_error") and r.get("toolset_name") == toolset_name for r in results
+    )
+    error = (
+        HALT_TEXT.get(toolset_name, NOT_EXECUTED)  # type: ignore[arg-type]
+        if halted
+        else stop_reasons.cut_off_result_text(config.max_tokens)  # type: ignore[arg-type]
+    )
+    result = ToolFailure(error=error)
     results.append(dict(h.tool_result_block(result, call["id"], toolset_name=toolset_name)))
     return ToolResultEvent(
         tool_use_id=call["id"], name=call["name"], result=result, toolset_name=toolset_name

@@ -22,9 +22,14 @@ from tests.support.loop import (  # noqa: F401 - fixture
 )
 
 
-async def run(api: FakeAnthropicAPI, *replies: Any, calls: list[dict[str, Any]] | None = None):
+async def run(
+    api: FakeAnthropicAPI,
+    *replies: Any,
+    calls: list[dict[str, Any]] | None = None,
+    stream: bool = True,
+):
     api.push(*replies)
-    cfg = config(api, max_tokens=1000)
+    cfg = config(api, max_tokens=1000, stream=stream)
     events = await collect(cfg, user("go"), tools=ToolCollection(weather_tool(calls)))
     assert not api.invalid_requests, api.invalid_requests[0].error
     return events
@@ -50,12 +55,17 @@ async def test_compaction_continues_the_turn_too(fake_api: FakeAnthropicAPI) -> 
     assert (done(events).reason, done(events).steps) == ("end_turn", 2)
 
 
-async def test_refusal_ends_with_the_apis_explanation(fake_api: FakeAnthropicAPI) -> None:
+@pytest.mark.parametrize("stream", [True, False])
+async def test_refusal_ends_with_the_apis_explanation(
+    fake_api: FakeAnthropicAPI, stream: bool
+) -> None:
     details = {"type": "refusal", "category": "cyber", "explanation": "This could enable malware."}
     events = await run(
         fake_api,
         message(text("I can't help"), stop_reason="refusal", stop_details=details),
+        stream=stream,
     )
+    assert fake_api.requests[0].streamed is stream
     final = done(events)
     assert final.reason == "refusal" and final.steps == 1
     assert "declined" in final.detail and "cyber" in final.detail

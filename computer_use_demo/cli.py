@@ -38,12 +38,13 @@ from .events import (
     ToolStarted,
     Usage,
     UserMessage,
+    redact_event,
     to_json,
 )
 from .loop import APIProvider, LoopConfig, agent_events
 from .models import DEFAULT_MODELS
 from .pause import PauseGate
-from .streaming import LiveText
+from .redaction import remember_secret, scrub, stream_safe
 from .thinking import THINKING_EFFORTS, THINKING_MODES
 from .tools import TOOL_VERSIONS
 from .tools.approval_policy import ACTION_CLASSES, MODES, ApprovalPolicy, ApprovalRequest
@@ -215,10 +216,13 @@ class Printer:
     def __init__(self, out: TextIO, *, as_json: bool = False) -> None:
         self.out = out
         self.as_json = as_json
-        self.live = LiveText()  # what streamed in this step (printed as it came)
+        # What streamed in this step, per block index: (kind, text so far, characters printed:
+        # only what may be shown, so a secret split across pieces never is).
+        self.streamed: dict[int, tuple[str, str, int]] = {}
         self.line_open = False  # a streamed line is waiting for its end
 
     def __call__(self, event: Event) -> None:
+        event = redact_event(event)  # a key the model echoed, a token a command printed
         if self.as_json:
             data = to_json(event)
             print(json.dumps(data, default=str), file=self.out, flush=True)
@@ -229,25 +233,35 @@ class Printer:
         if self.line_open:
             print(file=self.out, flush=True)
             self.line_open = False
-        if isinstance(event, AssistantBlock) and _content(event.block) in map(
-            _content, self.live.blocks()
-        ):
-            return  # printed while it streamed
+        if isinstance(event, AssistantBlock):
+            for index, (kind, raw, shown) in self.streamed.items():
+                if (kind, scrub(raw)) == _content(event.block):
+                    # Printed while it streamed, but for what was held back at its end.
+                    if rest := scrub(raw)[shown:]:
+                        print(rest, file=self.out, flush=True)
+                    self.streamed[index] = (kind, raw, len(scrub(raw)))
+                    return
         if isinstance(event, StepStarted):
-            self.live.clear()
+            self.streamed.clear()
         text = self.render(event)
         if text is not None:
             print(text, file=self.out, flush=True)
 
     def stream(self, event: TextDelta | ThinkingDelta) -> None:
         """Print a piece of the answer as it arrives, each block on its own line."""
-        known = len(self.live.blocks())
-        self.live.add(event)
-        piece = event.text if isinstance(event, TextDelta) else event.thinking
-        if len(self.live.blocks()) != known:  # a new block begins
+        kind, piece = (
+            ("text", event.text) if isinstance(event, TextDelta) else ("thinking", event.thinking)
+        )
+        new = event.index not in self.streamed
+        _, raw, shown = self.streamed.get(event.index, (kind, "", 0))
+        raw += piece
+        visible = stream_safe(raw)
+        piece = visible[shown:]
+        self.streamed[event.index] = (kind, raw, len(visible))
+        if new:  # a new block begins
             if self.line_open:
                 print(file=self.out)
-            piece = ("Claude: " if isinstance(event, TextDelta) else "    (thinking) ") + piece
+            piece = ("Claude: " if kind == "text" else "    (thinking) ") + piece
         self.out.write(piece)
         self.out.flush()
         self.line_open = True
@@ -450,6 +464,8 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # What the run saves (session folders, events, screenshots) is its user's alone.
+    os.umask(0o077)
     parser = _parser()
     args = parser.parse_args(argv)
     if args.task is not None and not args.task.strip():
@@ -460,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         config = _config(args)
     except ValueError as e:
         parser.error(str(e))
+    remember_secret(config.api_key)  # redacted from what is printed and saved
     try:
         return asyncio.run(run(args, config, sys.stdout))
     except FileNotFoundError as e:

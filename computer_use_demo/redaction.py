@@ -150,6 +150,21 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
     return text
 
 
+def stream_safe(text: str, secrets: Iterable[str] | None = None) -> str:
+    """What of a text still streaming in may be shown: ``scrub(text)`` less a trailing piece
+    that could be the start of a secret (held back until the next piece tells; a secret split
+    across pieces is never shown in part)."""
+    found = [s for s in (known_secrets() if secrets is None else secrets) if s]
+    text = scrub(text, found)
+    held = 0
+    for secret in found:
+        for k in range(min(len(secret) - 1, len(text)), held, -1):
+            if text.endswith(secret[:k]):
+                held = k
+                break
+    return text[: len(text) - held]
+
+
 def redact_json(value: Any, secrets: Iterable[str] | None = None) -> Any:
     """A JSON-like value with every secret value in its strings replaced.
 

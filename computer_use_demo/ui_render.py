@@ -40,7 +40,7 @@ from .events import (
     usd,
 )
 from .history import image_media_type
-from .redaction import known_secrets, scrub
+from .redaction import known_secrets, scrub, stream_safe
 
 #: Names whose value is a secret, whatever its content (in bodies and URL parameters; the
 #: loop redacts secret headers before an exchange becomes an event: ``events.redact_headers``).
@@ -205,7 +205,7 @@ def progress_text(events: Sequence[Event]) -> str:
                 running[ev.tool_use_id] = describe_action(ev.name, ev.input)
         elif isinstance(ev, ToolResultEvent):
             running.pop(ev.tool_use_id, None)
-    action = next(reversed(running.values()), None) if running else None
+    action = scrub(next(reversed(running.values()))) if running else None
     where = f"Step {step}" if step else "Starting"
     if events and isinstance(events[-1], Paused):
         return f"{where} · paused: the person has the desktop"
@@ -302,16 +302,17 @@ def render_resumed(event: Resumed, hide_images: bool) -> None:
 
 
 def render_live(blocks: Sequence[dict[str, Any]]) -> None:
-    """Claude's answer as it streams in (text and thinking so far)."""
+    """Claude's answer as it streams in (text and thinking so far), known secrets redacted."""
     if not blocks:
         return
+    secrets = known_secrets()
     with st.chat_message("assistant"):
         for block in blocks:
             if block["type"] == "thinking":
                 st.caption("Thinking…")
-                st.markdown(block.get("thinking", ""))
+                st.markdown(stream_safe(block.get("thinking", ""), secrets))
             else:
-                st.markdown(block.get("text", ""))
+                st.markdown(stream_safe(block.get("text", ""), secrets))
 
 
 def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:

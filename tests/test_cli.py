@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -88,6 +89,11 @@ def test_a_task_end_to_end_then_continued(fake_api: FakeAnthropicAPI, tmp_path: 
     events = trajectory.events()
     assert isinstance(events[0], UserMessage) and isinstance(events[-1], Done)
     assert "sk-ant-cli-secret" not in (info.path / "messages.jsonl").read_text()
+    # Private: the session folder 0700, its files 0600.
+    assert stat.S_IMODE(info.path.stat().st_mode) == 0o700
+    for file in info.path.rglob("*"):
+        if file.is_file():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
     assert len(trajectory.messages()) == 4
 
     fake_api.push(message(text("Continued.")))
@@ -218,3 +224,34 @@ def test_a_model_without_a_published_price_says_so(fake_api: FakeAnthropicAPI) -
     assert "no price for this model" in out and "$" not in out.split("tokens:")[1]
     body = fake_api.valid_requests[0].body
     assert body["thinking"] == {"type": "adaptive", "display": "summarized"}  # always on
+
+
+def test_a_secret_the_run_meets_is_printed_and_saved_redacted(
+    fake_api: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    """The key (from the environment) as the model echoes it and as a command prints it."""
+    fake_api.push(
+        message(text("Your key is sk-ant-cli-secret."), tool_use("bash", {"command": "env"})),
+        message(text("Done looking.")),
+    )
+    code, out, err = finish(
+        cli(
+            "--trajectory-dir",
+            str(tmp_path),
+            "--max-steps",
+            "3",
+            "--api-key",
+            "sk-ant-cli-typed-secret",
+            "what is my key?",
+            api=fake_api,
+        )
+    )
+    assert code == 0, err
+    assert "Your key is [REDACTED]." in out
+    assert "sk-ant-cli-secret" not in out + err and "sk-ant-cli-typed-secret" not in out + err
+    (info,) = list_trajectories(tmp_path)
+    saved = (info.path / EVENTS_FILE).read_text()
+    assert "Your key is [REDACTED]." in saved and "sk-ant-cli-secret" not in saved
+    # The model was sent what the shell printed: no secret variable in it.
+    result = fake_api.requests[-1].body["messages"][-1]["content"][0]
+    assert "PATH=" in str(result) and "ANTHROPIC_API_KEY" not in str(result)

@@ -15,6 +15,7 @@ from computer_use_demo.events import (
     REDACTED,
     AssistantBlock,
     Done,
+    StepStarted,
     ToolResultEvent,
     ToolStarted,
     UserMessage,
@@ -22,13 +23,19 @@ from computer_use_demo.events import (
     redact_headers,
     to_json,
 )
-from computer_use_demo.redaction import is_secret_env, known_secrets, redact_json, remember_secret
+from computer_use_demo.redaction import (
+    is_secret_env,
+    known_secrets,
+    redact_json,
+    remember_secret,
+    stream_safe,
+)
 from computer_use_demo.replay import render_html
 from computer_use_demo.tools.base import CLIResult
 from computer_use_demo.tools.bash import BashTool
 from computer_use_demo.tools.run import run
 from computer_use_demo.trajectory import Trajectory
-from computer_use_demo.ui_render import display_body, redact_url
+from computer_use_demo.ui_render import display_body, progress_text, redact_url
 from tests.support.ui import IMAGE
 
 
@@ -210,3 +217,28 @@ def test_saved_sessions_and_the_replay_hold_no_secret(tmp_path: Path) -> None:
     assert KEY not in saved and REDACTED in saved
     page = render_html(leaky_events(), title=f"about {KEY}")
     assert KEY not in page and "my key is [REDACTED], use it" in page
+
+
+def test_the_progress_line_shows_no_secret() -> None:
+    remember_secret(KEY)
+    events = [
+        StepStarted(step=2),
+        ToolStarted(
+            tool_use_id="t2", name="bash", input={"command": f"curl -H 'x-api-key: {KEY}'"}
+        ),
+    ]
+    line = progress_text(events)
+    assert line.startswith("Step 2 · bash curl") and KEY not in line and REDACTED in line
+
+
+def test_a_secret_split_across_streamed_pieces_never_shows_in_part() -> None:
+    text = f"Here it is: {KEY} (keep it safe)"
+    shown = ""
+    for end in range(1, len(text) + 1):  # one character a piece, the worst case
+        visible = stream_safe(text[:end], [KEY])
+        assert visible.startswith(shown), "what was shown never changes"
+        assert KEY[:3] not in visible.replace(REDACTED, ""), visible
+        shown = visible
+    assert shown == f"Here it is: {REDACTED} (keep it safe)"
+    assert stream_safe("ends with s", [KEY]) == "ends with "  # could be the key's start
+    assert stream_safe("ends with x", [KEY]) == "ends with x"

@@ -19,8 +19,7 @@ import pytest
 from computer_use_demo.pause import HANDED_BACK
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
-from tests.support.procs import kill_tree
-from tests.support.ui import IMAGE, Stack, free_ports, run_script, stack_env, wait_http
+from tests.support.ui import Stack, entrypoint, free_ports, stack_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.desktop]
 
@@ -86,29 +85,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: str) -> Itera
             tmp,
             extra={"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "sk-ant-e2e-person-0123"},
         )
-        log = open(tmp / "entrypoint.log", "w")
-        proc = subprocess.Popen(
-            ["bash", str(IMAGE / "entrypoint.sh")],
-            env=s.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_http(s.page_url, timeout=120)
-            wait_http(f"{s.app_url}_stcore/health", timeout=120)
+        with entrypoint(s, tmp, Path(artifacts_dir) / "e2e-logs" / "person-stack.log"):
             s.api = api  # type: ignore[attr-defined]
             yield s
-        finally:
-            kill_tree(proc, grace=60)
-            for script in ("stop_webapp.sh", "stop_desktop.sh"):
-                run_script(s, script, timeout=60)
-            log.close()
-            logs = Path(artifacts_dir) / "e2e-logs"
-            logs.mkdir(exist_ok=True)
-            (logs / "person-stack.log").write_text(
-                (tmp / "entrypoint.log").read_text(errors="replace") + "\n" + s.logs()
-            )
 
 
 def send(page: Any, task: str) -> None:

@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,8 +26,7 @@ from PIL import Image
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
 from tests.support.door import connects, http_status, other_host, ws_knock
-from tests.support.procs import kill_tree
-from tests.support.ui import IMAGE, Stack, free_ports, run_script, stack_env, wait_http
+from tests.support.ui import Stack, entrypoint, free_ports, run_script, stack_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.desktop]
 
@@ -74,35 +72,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: str) -> Itera
         )
         del s.env["ACCESS_TOKEN"]
         assert api_port not in (s.http_port, s.streamlit_port, s.novnc_port, s.vnc_port)
-        log = open(tmp / "entrypoint.log", "w")
-        proc = subprocess.Popen(
-            ["bash", str(IMAGE / "entrypoint.sh")],
-            env=s.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            wait_http(f"{s.door_url}healthz", timeout=120)
-            wait_http(f"{s.app_url}_stcore/health", timeout=120)
+        with entrypoint(s, tmp, Path(artifacts_dir) / "e2e-logs" / "stack.log") as out:
             deadline = time.monotonic() + 60
-            while "Open http" not in (tmp / "entrypoint.log").read_text():
-                assert time.monotonic() < deadline, (tmp / "entrypoint.log").read_text()
+            while "Open http" not in out.read_text():
+                assert time.monotonic() < deadline, out.read_text()
                 time.sleep(0.2)
-            s.printed = (tmp / "entrypoint.log").read_text()  # type: ignore[attr-defined]
+            s.printed = out.read_text()  # type: ignore[attr-defined]
             s.api = api  # type: ignore[attr-defined]
             yield s
-        finally:
-            kill_tree(proc, grace=60)
-            # Whatever the entrypoint left behind (it should be nothing).
-            for script in ("stop_webapp.sh", "stop_desktop.sh"):
-                run_script(s, script, timeout=60)
-            log.close()
-            logs = Path(artifacts_dir) / "e2e-logs"
-            logs.mkdir(exist_ok=True)
-            (logs / "stack.log").write_text(
-                (tmp / "entrypoint.log").read_text(errors="replace") + "\n" + s.logs()
-            )
 
 
 def vnc_frame(page: Any, stack: Stack) -> Any:

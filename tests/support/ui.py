@@ -20,6 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support.net import port_free
+from tests.support.procs import kill_tree
 from tests.support.xvfb import display_in_use
 
 REPO = Path(__file__).resolve().parents[2]
@@ -245,3 +246,30 @@ def running_stack(stack: Stack, *, webapp: bool = True) -> Iterator[Stack]:
         for script in ("stop_webapp.sh", "stop_desktop.sh"):
             with contextlib.suppress(Exception):
                 run_script(stack, script, timeout=60)
+
+
+@contextlib.contextmanager
+def entrypoint(stack: Stack, tmp: Path, log_copy: Path) -> Iterator[Path]:
+    """image/entrypoint.sh for ``stack``, up once the door and the chat app answer; yields its
+    output's path. Afterwards all of it is stopped and the logs are copied to ``log_copy``."""
+    out = tmp / "entrypoint.log"
+    log = open(out, "w")
+    proc = subprocess.Popen(
+        ["bash", str(IMAGE / "entrypoint.sh")],
+        env=stack.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_http(f"{stack.door_url}healthz", timeout=120)
+        wait_http(f"{stack.app_url}_stcore/health", timeout=120)
+        yield out
+    finally:
+        kill_tree(proc, grace=60)
+        # Whatever the entrypoint left behind (it should be nothing).
+        for script in ("stop_webapp.sh", "stop_desktop.sh"):
+            run_script(stack, script, timeout=60)
+        log.close()
+        log_copy.parent.mkdir(parents=True, exist_ok=True)
+        log_copy.write_text(out.read_text(errors="replace") + "\n" + stack.logs())

@@ -408,13 +408,16 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
     async def ask(request: ApprovalRequest) -> bool:
         """An action the policy puts to the person: y runs it, any other key refuses it."""
         nonlocal answer
-        print(f"\n? Allow {request.description} ? [y/N] ", end="", file=out, flush=True)
+        # On the terminal (stderr: stdout stays the run's record, JSON lines with --json).
+        what = scrub(request.description)
+        print(f"\n? Allow {what} ? [y/N] ", end="", file=sys.stderr, flush=True)
         answer = loop.create_future()
         try:
             approved = await answer
         finally:
             answer = None
-        print("yes" if approved else "no (Claude is told you denied it)", file=out, flush=True)
+        verdict = "yes" if approved else "no (Claude is told you denied it)"
+        print(verdict, file=sys.stderr, flush=True)
         return approved
 
     def on_key(key: str) -> None:

@@ -26,7 +26,7 @@ import streamlit as st
 
 from computer_use_demo import models, ui_runner, ui_settings
 from computer_use_demo.desktop_lock import DesktopBusy
-from computer_use_demo.events import ApprovalAsked, Event
+from computer_use_demo.events import ApprovalAsked, Event, redact_event
 from computer_use_demo.history import STOPPED_BY_USER
 from computer_use_demo.loop import APIProvider, LoopConfig
 from computer_use_demo.redaction import known_secrets, remember_secret
@@ -677,10 +677,13 @@ def progress(run: ui_runner.SessionRun) -> None:
 
 def approval_box(run: ui_runner.SessionRun, asked: ApprovalAsked) -> None:
     """The action waiting for the person: exactly what it is, and Approve / Deny."""
+    shown = redact_event(asked)  # a known secret in the command is not shown
+    assert isinstance(shown, ApprovalAsked)
     with st.container(border=True, key="approval"):
-        st.markdown(f"**Claude wants to run:** `{asked.description}`")
-        if asked.image:
-            data = image_bytes(asked.image)
+        st.markdown("**Claude wants to run:**")
+        st.code(shown.description, language=None, wrap_lines=True)
+        if shown.image:
+            data = image_bytes(shown.image)
             if data is not None:
                 st.image(data, caption="where it would click (the red ring)")
         left, right = st.columns(2)

@@ -125,6 +125,39 @@ def _parser() -> argparse.ArgumentParser:
         default="3",
         help="send only the N most recent screenshots ('all' sends every one; default 3)",
     )
+    p.add_argument(
+        "--context-editing",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="let the API clear old tool results on long runs (auto: where the model supports it)",
+    )
+    p.add_argument(
+        "--clear-at",
+        type=int,
+        default=100_000,
+        metavar="TOKENS",
+        help="clear old tool results once the prompt passes this many tokens (default 100000)",
+    )
+    p.add_argument(
+        "--keep-tool-uses",
+        type=int,
+        default=5,
+        metavar="N",
+        help="tool uses whose results are never cleared: the newest N (default 5)",
+    )
+    p.add_argument(
+        "--compaction",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="let the API summarize the conversation on long runs (auto: where supported)",
+    )
+    p.add_argument(
+        "--compact-at",
+        type=int,
+        default=150_000,
+        metavar="TOKENS",
+        help="compact once the prompt passes this many tokens (at least 50000; default 150000)",
+    )
     p.add_argument("--system-suffix", default="", help="text appended to the system prompt")
     p.add_argument("--api-key", help="default: $ANTHROPIC_API_KEY")
     p.add_argument("--base-url", help="an Anthropic-compatible endpoint ($ANTHROPIC_BASE_URL)")
@@ -177,7 +210,17 @@ def _config(args: argparse.Namespace) -> LoopConfig:
         max_session_cost_usd=args.max_session_cost,
         stream=not args.no_stream,
         approval=_approval(args.approve),
+        context_editing=_tristate(args.context_editing),
+        context_edit_trigger_tokens=args.clear_at,
+        context_edit_keep_tool_uses=args.keep_tool_uses,
+        compaction=_tristate(args.compaction),
+        compaction_trigger_tokens=args.compact_at,
     )
+
+
+def _tristate(value: str) -> bool | None:
+    """auto / on / off as the loop's None / True / False."""
+    return {"auto": None, "on": True, "off": False}[value]
 
 
 # ---------------------------------------------------------------- printing
@@ -308,7 +351,12 @@ class Printer:
                         f" (cache: +{u.cache_creation_input_tokens} written, "
                         f"{u.cache_read_input_tokens} read)"
                     )
-                return f"  tokens: in {u.input_tokens}{cache}, out {u.output_tokens}{cost}"
+                context = ""
+                if u.cleared_tool_uses:
+                    context += f" · {u.cleared_tool_uses} old tool results cleared"
+                if u.compactions:
+                    context += " · conversation compacted"
+                return f"  tokens: in {u.input_tokens}{cache}, out {u.output_tokens}{cost}{context}"
             case ApiExchange(status=status, error=error) if (status or 0) >= 400 or error:
                 return f"  (API: {status or error}; retrying if it can)"
             case BudgetExceeded() as over:

@@ -119,6 +119,11 @@ class Usage:
     total_cache_read_input_tokens: int = 0
     cost_usd: float | None = None  # None when the model has no known price
     total_cost_usd: float | None = None
+    #: What the API's context management did for this response (context.py): tool uses it
+    #: cleared (and their input tokens), and compactions of the conversation.
+    cleared_tool_uses: int = 0
+    cleared_input_tokens: int = 0
+    compactions: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

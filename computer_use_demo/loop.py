@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import anthropic
@@ -31,6 +31,7 @@ from . import history as h
 from . import model_lookup, stop_reasons, thinking
 from . import pause as pauses
 from .budget import Budget
+from .context import MIN_COMPACTION_TRIGGER, ContextPlan, applied
 from .desktop_lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
 from .events import (
     ApiExchange,
@@ -138,6 +139,14 @@ class LoopConfig:
     lock_desktop: bool = True
     #: What the lock says holds the desktop (the app names the session).
     run_label: str = ""
+    #: The API's context management (context.py). None: where the model supports it (and
+    #: the provider is the Anthropic API). Clearing keeps the newest tool uses once the
+    #: prompt passes the trigger; compaction summarizes the conversation past its trigger.
+    context_editing: bool | None = None
+    context_edit_trigger_tokens: int = 100_000
+    context_edit_keep_tool_uses: int = 5
+    compaction: bool | None = None
+    compaction_trigger_tokens: int = 150_000
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -164,6 +173,12 @@ class LoopConfig:
         for cap in (self.max_run_cost_usd, self.max_session_cost_usd):
             if cap is not None and cap < 0:
                 raise ValueError("a dollar budget must be 0 or more (None: no cap)")
+        if self.context_edit_trigger_tokens < 1 or self.context_edit_keep_tool_uses < 0:
+            raise ValueError("context editing needs a trigger of 1 token or more, keep 0 or more")
+        if self.compaction_trigger_tokens < MIN_COMPACTION_TRIGGER:
+            raise ValueError(
+                f"compaction_trigger_tokens must be at least {MIN_COMPACTION_TRIGGER:,} tokens"
+            )
         set_(self, "extra_tools", tuple(self.extra_tools))
 
     @property
@@ -196,6 +211,27 @@ class LoopConfig:
         if self.prompt_caching is None:
             return self.provider == APIProvider.ANTHROPIC
         return self.prompt_caching
+
+    def context_for(self, info: ModelInfo) -> ContextPlan:
+        """What this run asks of the API's context management (context.py), for a model
+        with the capabilities ``info``."""
+        anthropic_api = self.provider == APIProvider.ANTHROPIC
+        clear, compact = self.context_editing, self.compaction
+        return ContextPlan(
+            clear_tool_uses=info.context_management and anthropic_api if clear is None else clear,
+            clear_trigger_tokens=self.context_edit_trigger_tokens,
+            clear_keep_tool_uses=self.context_edit_keep_tool_uses,
+            compaction=info.compaction and anthropic_api if compact is None else compact,
+            compaction_trigger_tokens=self.compaction_trigger_tokens,
+        )
+
+    @property
+    def context(self) -> ContextPlan:
+        return self.context_for(self.model_info)
+
+    def keep_images(self, context: ContextPlan) -> int | None:
+        """Our own screenshot truncation: only where the API does not clear old tool results."""
+        return None if context.clear_tool_uses else self.only_n_most_recent_images
 
     @property
     def image_chunk(self) -> int:
@@ -525,18 +561,19 @@ async def agent_events(
             yield run.done("error")
             return
 
-        static = static_body(config, tools, info)
+        context = config.context_for(info)  # the API's context management (context.py)
+        static = {**static_body(config, tools, info), **context.request_fields()}
         send_raw = isinstance(client, AsyncAnthropic)
         streamed = config.stream and send_raw
         if streamed:
             static["stream"] = True
         body = RequestBody(
             static,
-            keep_images=config.only_n_most_recent_images,
+            keep_images=config.keep_images(context),
             image_chunk=config.image_chunk,
             caching=config.caching,
         )
-        betas = config.betas()
+        betas = config.betas() + context.betas()
         # The Anthropic API gets the body serialized by RequestBody (unchanged messages are
         # encoded once per run; the SDK would copy and re-encode the whole history every
         # step). Bedrock and Vertex rewrite the body in their clients, so they get the dict.
@@ -633,6 +670,7 @@ async def agent_events(
                 **{f"total_{k}_tokens": v for k, v in totals.items()},
                 cost_usd=cost,
                 total_cost_usd=total_cost,
+                **asdict(applied(response)),
             )
 
             blocks = h.response_to_params(response.content)

@@ -25,6 +25,7 @@ from typing import Any
 import streamlit as st
 
 from computer_use_demo import models, ui_runner, ui_settings
+from computer_use_demo.context import MIN_COMPACTION_TRIGGER
 from computer_use_demo.desktop_lock import DesktopBusy
 from computer_use_demo.events import ApprovalAsked, Event, redact_event
 from computer_use_demo.history import STOPPED_BY_USER
@@ -340,6 +341,7 @@ def settings_sidebar() -> None:
         placeholder="e.g. wikipedia.org, example.com",
         **kw("firefox_allowed_domains"),
     )
+    context_settings(kw)
     if ss.save_error:
         st.warning(ss.save_error)
 
@@ -391,6 +393,46 @@ def approval_settings(kw: Callable[[str], dict[str, Any]]) -> None:
         )
 
 
+def context_settings(kw: Callable[[str], dict[str, Any]]) -> None:
+    """The API's context management on long runs (context.py), where the model has it."""
+    info = models.model_info(ss.cfg["model"].strip())
+    st.checkbox(
+        "Let the API clear old tool results",
+        help="Past the trigger, the oldest tool results (screenshots) are cleared by the API; "
+        "the newest tool uses stay. Where the model cannot, the N most recent images apply.",
+        **kw("context_editing"),
+    )
+    st.number_input(
+        "Clear past (prompt tokens)",
+        min_value=1_000,
+        step=10_000,
+        disabled=not ss.cfg["context_editing"],
+        **kw("context_edit_trigger_tokens"),
+    )
+    st.checkbox(
+        "Let the API compact the conversation",
+        help="Past the trigger, the API summarizes the conversation and goes on from there.",
+        **kw("compaction"),
+    )
+    st.number_input(
+        "Compact past (prompt tokens)",
+        min_value=50_000,
+        step=10_000,
+        disabled=not ss.cfg["compaction"],
+        **kw("compaction_trigger_tokens"),
+    )
+    missing = [
+        name
+        for name, wanted, has in (
+            ("clearing", ss.cfg["context_editing"], info.context_management),
+            ("compaction", ss.cfg["compaction"], info.compaction),
+        )
+        if wanted and not has
+    ]
+    if missing:
+        st.caption(f"This model does not support {' or '.join(missing)}: it stays off.")
+
+
 def loop_config(settings: Settings) -> LoopConfig:
     """The settings, read once, as the loop's configuration."""
     extended = settings.thinking_mode == "extended"
@@ -418,6 +460,13 @@ def loop_config(settings: Settings) -> LoopConfig:
         max_run_cost_usd=settings.max_run_cost_usd or None,
         max_session_cost_usd=settings.max_session_cost_usd or None,
         approval=settings.approval_policy(),
+        # On: where the model supports it (None); off: never.
+        context_editing=None if settings.context_editing else False,
+        context_edit_trigger_tokens=max(1, int(settings.context_edit_trigger_tokens)),
+        compaction=None if settings.compaction else False,
+        compaction_trigger_tokens=max(
+            MIN_COMPACTION_TRIGGER, int(settings.compaction_trigger_tokens)
+        ),
     )
 
 

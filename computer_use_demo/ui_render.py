@@ -131,11 +131,15 @@ class UsageTotals:
     cost_usd: float = 0.0
     cost_known: bool = True
     responses: int = 0
+    #: The API's context management (context.py): tool uses cleared, compactions.
+    cleared_tool_uses: int = 0
+    cleared_input_tokens: int = 0
+    compactions: int = 0
 
 
 def usage_totals(events: Iterable[Event]) -> UsageTotals:
     """Sum the per-response counts (a session holds several runs, each with its own totals)."""
-    tin = tout = cread = cwrite = n = 0
+    tin = tout = cread = cwrite = n = cleared = cleared_tokens = compactions = 0
     cost = 0.0
     known = True
     for ev in events:
@@ -145,11 +149,30 @@ def usage_totals(events: Iterable[Event]) -> UsageTotals:
             tout += ev.output_tokens
             cread += ev.cache_read_input_tokens
             cwrite += ev.cache_creation_input_tokens
+            cleared += ev.cleared_tool_uses
+            cleared_tokens += ev.cleared_input_tokens
+            compactions += ev.compactions
             if ev.cost_usd is None:
                 known = False
             else:
                 cost += ev.cost_usd
-    return UsageTotals(tin, tout, cread, cwrite, cost, known, n)
+    return UsageTotals(
+        tin, tout, cread, cwrite, cost, known, n, cleared, cleared_tokens, compactions
+    )
+
+
+def context_text(totals: UsageTotals) -> str:
+    """What the API's context management did, for the usage line ("" while nothing)."""
+    parts = []
+    if totals.cleared_tool_uses:
+        parts.append(
+            f"{totals.cleared_tool_uses:,} old tool results cleared "
+            f"({totals.cleared_input_tokens:,} tokens)"
+        )
+    if totals.compactions:
+        times = "once" if totals.compactions == 1 else f"{totals.compactions} times"
+        parts.append(f"conversation compacted {times}")
+    return "context: " + ", ".join(parts) if parts else ""
 
 
 def dollars(text: str) -> str:
@@ -167,9 +190,11 @@ def usage_line(
         for name, cap in (("run", run_cap), ("session", session_cap))
         if cap is not None
     )
+    context = context_text(totals)
     return (
         f"Tokens: {totals.input_tokens:,} in · {totals.output_tokens:,} out · "
         f"cache {totals.cache_read:,} read / {totals.cache_write:,} written · {cost}{caps}"
+        + (f" · {context}" if context else "")
     )
 
 
@@ -233,6 +258,9 @@ def render_block(block: dict[str, Any]) -> None:
             st.markdown(block.get("thinking", ""))
     elif kind == "redacted_thinking":
         st.caption("Redacted thinking: encrypted by the API, kept in the history.")
+    elif kind == "compaction":
+        with st.expander("Context compacted by the API", icon=":material/compress:"):
+            st.markdown(block.get("content") or "(no summary: the compaction failed)")
     elif kind in ("tool_use", "server_tool_use"):
         tool_input = json.dumps(block.get("input", {}), indent=2, ensure_ascii=False)
         name = block.get("name")

@@ -145,6 +145,11 @@ class Settings:
     #: Domains Firefox may open (comma or space separated; empty: any). Written into
     #: Firefox's enterprise policy when the desktop starts (firefox_policy.py).
     firefox_allowed_domains: str = ""
+    #: The API's context management on long runs, where the model supports it (context.py).
+    context_editing: bool = True
+    context_edit_trigger_tokens: int = 100_000
+    compaction: bool = True
+    compaction_trigger_tokens: int = 150_000
 
     def approval_policy(self) -> ApprovalPolicy:
         """The approval policy these settings choose (defaults filled in for this setup)."""

@@ -322,8 +322,12 @@ class FakeAnthropicAPI:
             if block.get("type") == "thinking" and block.get("signature") == SIGN_ME:
                 block["signature"] = sign(self.secret, block["thinking"])
             content.append(block)
+        management = _context_management(request, self.secret)
+        if management is not None:
+            applied, compaction = management
+            content = [compaction, *content] if compaction else content
         usage = reply.usage or self._usage(request, content)
-        return {
+        body = {
             "id": f"msg_fake_{next(_ids):06d}",
             "type": "message",
             "role": "assistant",
@@ -334,6 +338,9 @@ class FakeAnthropicAPI:
             "stop_details": reply.stop_details,
             "usage": usage,
         }
+        if management is not None:
+            body["context_management"] = {"applied_edits": applied}
+        return body
 
     def _usage(self, request: dict[str, Any], content: list[dict[str, Any]]) -> dict[str, int]:
         """Token counts (4 characters a token) with a simulated prompt cache: a prefix ending
@@ -537,6 +544,7 @@ def sse_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                     "stop_details": message.get("stop_details"),
                 },
                 "usage": {"output_tokens": usage["output_tokens"]},
+                "context_management": message.get("context_management"),
             },
         )
     )
@@ -551,6 +559,61 @@ def _model_path(path: str) -> str | None:
     if path.startswith(prefix) and len(path) > len(prefix) and "/" not in path[len(prefix) :]:
         return urllib.parse.unquote(path[len(prefix) :])
     return None
+
+
+def _tokens(value: Any) -> int:
+    return len(json.dumps(value)) // 4
+
+
+def _context_management(
+    request: dict[str, Any], secret: bytes
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None] | None:
+    """What the API's context management does for this (validated) request, if it asks for
+    any: the applied clear_tool_uses edit, and a signed compaction block once the prompt
+    since the last compaction passes its trigger (4 characters a token, as _usage counts)."""
+    edits = (request.get("context_management") or {}).get("edits")
+    if not edits:
+        return None
+    messages = request.get("messages") or []
+    since = 0  # the API reads the conversation from the last compaction block on
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        if isinstance(content, list) and any(b.get("type") == "compaction" for b in content):
+            since = i
+    prompt = _tokens(request.get("tools") or []) + _tokens(request.get("system") or "")
+    prompt += _tokens(messages[since:])
+    results = [
+        b
+        for m in messages[since:]
+        if isinstance(m.get("content"), list)
+        for b in m["content"]
+        if b.get("type") == "tool_result"
+    ]
+    applied: list[dict[str, Any]] = []
+    compaction = None
+    for edit in edits:
+        trigger = edit.get("trigger") or {"type": "input_tokens", "value": 100_000}
+        if edit["type"] == "clear_tool_uses_20250919":
+            keep = (edit.get("keep") or {"value": 3})["value"]
+            size = prompt if trigger["type"] == "input_tokens" else len(results)
+            if size >= trigger["value"] and len(results) > keep:
+                cleared = results[: len(results) - keep]
+                applied.append(
+                    {
+                        "type": "clear_tool_uses_20250919",
+                        "cleared_tool_uses": len(cleared),
+                        "cleared_input_tokens": sum(_tokens(b) for b in cleared),
+                    }
+                )
+        elif edit["type"] == "compact_20260112":
+            if prompt >= (edit.get("trigger") or {"value": 150_000})["value"]:
+                summary = f"Summary of {len(messages) - since} earlier messages."
+                compaction = {
+                    "type": "compaction",
+                    "content": summary,
+                    "signature": sign(secret, summary),
+                }
+    return applied, compaction
 
 
 def _refusal(provider: str, e: Invalid) -> Reply:

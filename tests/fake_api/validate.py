@@ -52,7 +52,29 @@ IMAGE_MAGIC: dict[str, tuple[bytes, ...]] = {
 MAX_CACHE_CONTROL = 4
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 USER_BLOCKS = {"text", "image", "document", "tool_result", "search_result"}
-ASSISTANT_BLOCKS = {"text", "tool_use", "thinking", "redacted_thinking", "server_tool_use"}
+ASSISTANT_BLOCKS = {
+    "text",
+    "tool_use",
+    "thinking",
+    "redacted_thinking",
+    "server_tool_use",
+    "compaction",
+}
+#: Context management (the SDK's BetaContextManagementConfigParam): each edit type, the beta
+#: flag it needs, and the fields it takes.
+CONTEXT_EDIT_BETAS: dict[str, str] = {
+    "clear_tool_uses_20250919": "context-management-2025-06-27",
+    "clear_thinking_20251015": "context-management-2025-06-27",
+    "compact_20260112": "compact-2026-01-12",
+}
+CONTEXT_EDIT_FIELDS: dict[str, frozenset[str]] = {
+    "clear_tool_uses_20250919": frozenset(
+        {"type", "trigger", "keep", "clear_at_least", "clear_tool_inputs", "exclude_tools"}
+    ),
+    "clear_thinking_20251015": frozenset({"type", "keep"}),
+    "compact_20260112": frozenset({"type", "trigger", "instructions", "pause_after_compaction"}),
+}
+MIN_COMPACTION_TRIGGER = 50_000
 
 
 class Invalid(Exception):
@@ -119,6 +141,8 @@ def validate_payload(
     _validate_system(body.get("system"))
     _validate_tools(body.get("tools"), betas, beta_source)
     toolset.validate_model(model or body.get("model"), body.get("tools"))
+    if "context_management" in body:
+        _validate_context_management(body["context_management"], betas, beta_source)
     thinking = body.get("thinking")
     if thinking is not None:
         _validate_thinking_config(thinking, max_tokens)
@@ -414,6 +438,16 @@ def _validate_assistant(blocks: list[dict[str, Any]], where: str, secret: bytes)
                 raise Invalid(f"{at}.thinking.thinking: Field required")
             if not hmac.compare_digest(signature, sign(secret, block["thinking"])):
                 raise Invalid(f"{at}: Invalid `signature` in `thinking` block")
+        elif kind == "compaction":
+            content = block.get("content")
+            if content is not None and (not isinstance(content, str) or not content):
+                raise Invalid(f"{at}.compaction.content: a string summary or null (not empty)")
+            if content is not None and not hmac.compare_digest(
+                str(block.get("signature") or ""), sign(secret, content)
+            ):
+                raise Invalid(
+                    f"{at}: Invalid `signature` in `compaction` block: send it back as given"
+                )
         elif kind == "redacted_thinking":
             if not isinstance(block.get("data"), str) or not block["data"]:
                 raise Invalid(f"{at}.redacted_thinking.data: Field required")
@@ -435,3 +469,64 @@ def _validate_thinking_turn(messages: list[dict[str, Any]]) -> None:
             f"`redacted_thinking`, but found `{first.get('type')}`. When `thinking` is enabled, "
             "a final `assistant` message must start with a thinking block."
         )
+
+
+def _count(value: Any, at: str, kinds: tuple[str, ...], minimum: int = 1) -> int:
+    """A ``{"type": kind, "value": n}`` amount (trigger, keep, clear_at_least)."""
+    if not isinstance(value, dict) or value.get("type") not in kinds:
+        raise Invalid(f"{at}: Input should be an object with type {' or '.join(kinds)}")
+    if set(value) - {"type", "value"}:
+        raise Invalid(f"{at}: Extra inputs are not permitted")
+    n = value.get("value")
+    if not isinstance(n, int) or isinstance(n, bool) or n < minimum:
+        raise Invalid(f"{at}.value: Input should be an integer of at least {minimum}")
+    return n
+
+
+def _validate_context_management(value: Any, betas: set[str], beta_source: str) -> None:
+    if not isinstance(value, dict) or set(value) - {"edits"}:
+        raise Invalid("context_management: Input should be an object with `edits`")
+    edits = value.get("edits", [])
+    if not isinstance(edits, list):
+        raise Invalid("context_management.edits: Input should be a valid list")
+    seen: set[str] = set()
+    for i, edit in enumerate(edits):
+        at = f"context_management.edits.{i}"
+        kind = edit.get("type") if isinstance(edit, dict) else None
+        if kind not in CONTEXT_EDIT_BETAS:
+            expected = ", ".join(f"'{t}'" for t in CONTEXT_EDIT_BETAS)
+            raise Invalid(
+                f"{at}: Input tag '{kind}' does not match any of the expected tags: {expected}"
+            )
+        if CONTEXT_EDIT_BETAS[kind] not in betas:
+            raise Invalid(f"{at}: '{kind}' needs {beta_source} {CONTEXT_EDIT_BETAS[kind]}")
+        if kind in seen:
+            raise Invalid(f"{at}: each context management edit type may be given once")
+        seen.add(kind)
+        extra = set(edit) - CONTEXT_EDIT_FIELDS[kind]
+        if extra:
+            raise Invalid(f"{at}.{sorted(extra)[0]}: Extra inputs are not permitted")
+        if kind == "clear_tool_uses_20250919":
+            if "trigger" in edit:
+                _count(edit["trigger"], f"{at}.trigger", ("input_tokens", "tool_uses"))
+            if "keep" in edit:
+                _count(edit["keep"], f"{at}.keep", ("tool_uses",), minimum=0)
+            if edit.get("clear_at_least") is not None:
+                _count(edit["clear_at_least"], f"{at}.clear_at_least", ("input_tokens",))
+            exclude = edit.get("exclude_tools")
+            if exclude is not None and not (
+                isinstance(exclude, list) and all(isinstance(t, str) for t in exclude)
+            ):
+                raise Invalid(f"{at}.exclude_tools: Input should be a list of tool names")
+        elif kind == "compact_20260112":
+            if edit.get("trigger") is not None:
+                _count(edit["trigger"], f"{at}.trigger", ("input_tokens",), MIN_COMPACTION_TRIGGER)
+            if "pause_after_compaction" in edit and not isinstance(
+                edit["pause_after_compaction"], bool
+            ):
+                raise Invalid(f"{at}.pause_after_compaction: Input should be a valid boolean")
+            instructions = edit.get("instructions")
+            if instructions is not None and not isinstance(instructions, str):
+                raise Invalid(f"{at}.instructions: Input should be a valid string")
+        elif kind == "clear_thinking_20251015" and i != 0:
+            raise Invalid(f"{at}: clear_thinking_20251015 must be the first edit")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -287,11 +287,19 @@ def render_tool_result(event: ToolResultEvent, hide_images: bool) -> None:
         if r.error:
             st.error(r.error)
         if show_image and event.image_file and not r.base64_image:
-            # Left on disk (saved sessions): Streamlit serves the file's bytes as they are.
-            if os.path.isfile(event.image_file):
-                st.image(event.image_file, caption=f"{event.name} screenshot")
-            else:
+            # Left on disk (saved sessions): read when shown, passed on as they are (the
+            # format given, like below: a path alone makes Streamlit decode each image).
+            try:
+                data = Path(event.image_file).read_bytes()
+            except OSError:
                 st.warning("This screenshot's file is missing from the session folder.")
+            else:
+                jpeg = event.image_file.endswith((".jpg", ".jpeg"))
+                st.image(
+                    data,
+                    caption=f"{event.name} screenshot",
+                    output_format="JPEG" if jpeg else "PNG",
+                )
         elif show_image:
             data = image_bytes(r.base64_image or "")
             if data is None:

@@ -293,16 +293,21 @@ class Trajectory:
         return records
 
     def events(self, *, images: bool = True) -> list[Event]:
-        """Every saved event: screenshots loaded back as base64, or (``images=False``) left
-        on disk, as ``append`` returns them."""
+        """Every saved event: screenshots loaded back as base64. With ``images=False``, as
+        an app shows them: screenshots left on disk, as ``append`` returns them, and only
+        the last Done with its history (the one to go on from; showing needs none)."""
         events: list[Event] = []
         memo: dict[int, Any] = {}
         loaded: dict[str, str] = {}
-        for record in _with_histories(self._lines()):
+        records = _with_histories(self._lines())
+        last_done = max((i for i, r in enumerate(records) if r.get("kind") == "done"), default=-1)
+        for i, record in enumerate(records):
             try:
                 if images:
                     events.append(event_from_json(self._internalize(record, memo, loaded)))
                 else:
+                    if record.get("kind") == "done" and i != last_done:
+                        record = {**record, "messages": []}
                     events.append(self._light(record))
             except (ValueError, TypeError, KeyError, OSError) as e:
                 log.warning("%s: skipping an unreadable event: %s", self.id, e)

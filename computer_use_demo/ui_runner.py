@@ -196,11 +196,12 @@ class SessionRun:
         except Exception:  # a full disk must not stop the run nor lose the event on screen
             log.exception("could not save an event of session %s", self.trajectory.id)
         with self._lock:
+            if isinstance(event, Done):
+                self.done = event  # the history to go on from; the list shows, needs none
+                event = replace(event, messages=[])
             self.events.append(event)
             self._live.clear()
             self.live_version += 1
-            if isinstance(event, Done):
-                self.done = event
             self.version += 1
 
     def _main(self) -> None:

@@ -50,6 +50,10 @@ def config(api: FakeAnthropicAPI, **overrides: Any) -> LoopConfig:
         "base_url": api.url,
         "max_retries": 2,
         "request_timeout": 20.0,
+        # The loop's own behaviour (screenshot truncation, betas) unless a test asks for the
+        # API's context management (tests/test_context_management.py).
+        "context_editing": False,
+        "compaction": False,
     }
     values.update(overrides)
     return LoopConfig(**values)

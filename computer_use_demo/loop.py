@@ -23,6 +23,7 @@ from anthropic import (
     APIResponseValidationError,
     APIStatusError,
     AsyncAnthropic,
+    AsyncAnthropicBedrock,
     Middleware,
 )
 from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
@@ -55,7 +56,7 @@ from .providers import (
     make_client,
 )
 from .request import RequestBody
-from .streaming import post_streamed
+from .streaming import post_raw, read_stream
 from .thinking import ThinkingEffort, ThinkingMode
 from .tools import (
     TOOL_GROUPS_BY_VERSION,
@@ -130,7 +131,7 @@ class LoopConfig:
     #: Which actions run, which ask the person first, which are refused (approval_policy.py).
     approval: ApprovalPolicy = RUN_EVERYTHING
     #: Stream responses (text and thinking arrive as TextDelta/ThinkingDelta events). The
-    #: Anthropic API streams; Bedrock and Vertex answer whole.
+    #: Anthropic API and Vertex stream; Bedrock answers whole.
     stream: bool = True
     #: Dollar caps (budget.py): a run stops before a call that could pass one.
     max_run_cost_usd: float | None = None
@@ -564,7 +565,8 @@ async def agent_events(
         context = config.context_for(info)  # the API's context management (context.py)
         static = {**static_body(config, tools, info), **context.request_fields()}
         send_raw = isinstance(client, AsyncAnthropic)
-        streamed = config.stream and send_raw
+        # Bedrock streams in AWS's event-stream framing: it answers whole here.
+        streamed = config.stream and not isinstance(client, AsyncAnthropicBedrock)
         if streamed:
             static["stream"] = True
         body = RequestBody(
@@ -585,9 +587,14 @@ async def agent_events(
             recorder.body = request
             options = {"headers": raw_headers, "timeout": config.request_timeout}
             if streamed:
-                return post_streamed(
-                    client, raw, **options, emit=recorder.emit, on_message=recorder.finish_stream
+                opening = (
+                    post_raw(client, raw, **options)
+                    if send_raw
+                    else client.beta.messages.create(  # type: ignore[union-attr]
+                        **request, betas=betas, timeout=config.request_timeout
+                    )
                 )
+                return read_stream(opening, emit=recorder.emit, on_message=recorder.finish_stream)
             if send_raw:
                 return client.post(  # type: ignore[union-attr]
                     "/v1/messages?beta=true",

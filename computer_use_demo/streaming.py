@@ -10,7 +10,7 @@ message enters the history.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from anthropic import NOT_GIVEN, AsyncStream
@@ -36,16 +36,28 @@ def delta_event(event: Any) -> Event | None:
     return None
 
 
-async def post_streamed(
-    client: Any,
-    raw: bytes,
+def post_raw(
+    client: Any, raw: bytes, *, headers: dict[str, str], timeout: float
+) -> Awaitable[AsyncStream[BetaRawMessageStreamEvent]]:
+    """POST ``raw`` (a Messages request with ``"stream": true``) as it is: its event stream."""
+    return client.post(
+        "/v1/messages?beta=true",
+        cast_to=BetaMessage,
+        content=raw,
+        options={"headers": headers, "timeout": timeout},
+        stream=True,
+        stream_cls=AsyncStream[BetaRawMessageStreamEvent],
+    )
+
+
+async def read_stream(
+    opening: Awaitable[AsyncStream[BetaRawMessageStreamEvent]],
     *,
-    headers: dict[str, str],
-    timeout: float,
     emit: Emit,
     on_message: Callable[[BetaMessage | None, str | None], None],
 ) -> BetaMessage:
-    """POST ``raw`` (a Messages request with ``"stream": true``) and read its stream.
+    """Open a stream (``post_raw``, or the SDK's ``create(stream=True)`` for Vertex) and read
+    it, emitting the deltas; the final message.
 
     ``on_message`` gets the final message (or None and the error) once the stream ended, for
     the HTTP record; it is called exactly once, whatever happens.
@@ -59,14 +71,7 @@ async def post_streamed(
             on_message(message, error)
 
     try:
-        raw_stream = await client.post(
-            "/v1/messages?beta=true",
-            cast_to=BetaMessage,
-            content=raw,
-            options={"headers": headers, "timeout": timeout},
-            stream=True,
-            stream_cls=AsyncStream[BetaRawMessageStreamEvent],
-        )
+        raw_stream = await opening
         async with BetaAsyncMessageStream(raw_stream, NOT_GIVEN) as stream:
             async for event in stream:
                 delta = delta_event(event)

@@ -116,10 +116,11 @@ async def test_a_two_step_run_with_bash_and_a_custom_tool(
     for record in (first, second):
         assert (record.provider, record.path, record.model) == (
             provider.name,
-            provider.path,
+            provider.loop_path,
             provider.model,
         )
-        assert "model" not in record.body and "stream" not in record.body
+        assert "model" not in record.body and record.body.get("stream", False) is provider.streams
+        assert record.streamed is provider.streams
         assert isinstance(record.body["anthropic_version"], str)
         assert betas_sent(provider, record) == [COMPUTER_BETA]
         assert PROMPT_CACHING_BETA_FLAG not in json.dumps(record.headers)
@@ -145,7 +146,7 @@ async def test_a_two_step_run_with_bash_and_a_custom_tool(
 
     exchanges = of(events, ApiExchange)
     assert [x.status for x in exchanges] == [200, 200]
-    assert [httpx.URL(x.url).path for x in exchanges] == [provider.path] * 2
+    assert [httpx.URL(x.url).path for x in exchanges] == [provider.loop_path] * 2
     assert all(x.request_headers["authorization"] == "[REDACTED]" for x in exchanges)
     assert [x.request_body for x in exchanges] == [first.body, second.body], "as sent"
     dumped = json.dumps([to_json(e) for e in events])

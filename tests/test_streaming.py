@@ -193,3 +193,26 @@ def test_streaming_off_sends_plain_requests(fake_api: FakeAnthropicAPI) -> None:
     assert not of(events, TextDelta) and done(events).reason == "end_turn"
     assert "stream" not in fake_api.requests[0].body and not fake_api.requests[0].streamed
     assert isinstance(done(events), Done)
+
+
+def test_vertex_streams_on_stream_raw_predict_only(fake_api: FakeAnthropicAPI) -> None:
+    from tests.fake_api import DEFAULT_VERTEX_TOKEN
+    from tests.support.providers import VERTEX
+
+    fake_api.push(message(text(LONG)))
+    headers = {"authorization": f"Bearer {DEFAULT_VERTEX_TOKEN}"}
+    body = {
+        "anthropic_version": "vertex-2023-10-16",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    plain, streaming = f"{fake_api.url}{VERTEX.path}", f"{fake_api.url}{VERTEX.loop_path}"
+    refused = [
+        httpx.post(plain, json={**body, "stream": True}, headers=headers, timeout=10),
+        httpx.post(streaming, json=body, headers=headers, timeout=10),
+    ]
+    assert [r.status_code for r in refused] == [400, 400] and fake_api.remaining == 1
+    r = httpx.post(streaming, json={**body, "stream": True}, headers=headers, timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    pieces = [d["delta"]["text"] for n, d in sse(r) if n == "content_block_delta"]
+    assert "".join(pieces) == LONG

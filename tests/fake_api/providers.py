@@ -136,8 +136,10 @@ def validate_vertex_request(
     secret: bytes,
     token: str | None,
     model: str | None = None,
+    streaming: bool = False,
 ) -> None:
-    """Raise Invalid if Vertex AI's rawPredict would refuse this request."""
+    """Raise Invalid if Vertex AI's rawPredict (``streaming``: streamRawPredict) would refuse
+    this request."""
     auth = headers.get("authorization", "")
     given = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
     if not given or (token is not None and not hmac.compare_digest(given, token)):
@@ -151,8 +153,10 @@ def validate_vertex_request(
         raise Invalid("request body must be a JSON object")
     if "model" in body:
         raise Invalid("model: Extra inputs are not permitted (Vertex AI takes it from the URL)")
-    if body.get("stream"):
+    if body.get("stream") and not streaming:
         raise Invalid("stream: rawPredict does not stream; use streamRawPredict")
+    if streaming and body.get("stream") is not True:
+        raise Invalid("streamRawPredict answers a stream: the body needs stream: true")
     _check_version(body, _VERTEX_VERSION, "vertex-2023-10-16")
     extra = body.get("anthropic_beta", [])
     if not isinstance(extra, list) or not all(isinstance(b, str) for b in extra):

@@ -285,15 +285,20 @@ class FakeAnthropicAPI:
         record.model = where.model or (body.get("model") if isinstance(body, dict) else None)
         record.project, record.region = where.project, where.region
         try:
-            if where.stream:
-                raise Invalid("the fake API does not stream", 404, "not_found_error")
+            if where.stream and where.provider == BEDROCK:  # AWS's event-stream framing
+                raise Invalid("the fake API does not stream Bedrock", 404, "not_found_error")
             if where.provider == BEDROCK:
                 validate_bedrock_request(
                     method, path, headers, raw, body, secret=self.secret, aws=self.aws
                 )
             elif where.provider == VERTEX:
                 validate_vertex_request(
-                    headers, body, secret=self.secret, token=self.vertex_token, model=where.model
+                    headers,
+                    body,
+                    secret=self.secret,
+                    token=self.vertex_token,
+                    model=where.model,
+                    streaming=where.stream,
                 )
             else:
                 validate_request(headers, body, secret=self.secret)

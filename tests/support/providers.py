@@ -46,7 +46,18 @@ class ProviderRun:
 
     name: str  # bedrock | vertex
     model: str  # the provider's model id, as the user types it
-    path: str  # the URL path the provider's client must post to
+    path: str  # the URL path the provider's client must post to (a plain request)
+
+    @property
+    def streams(self) -> bool:
+        """Whether the loop streams through this provider (Vertex's streamRawPredict; Bedrock's
+        event-stream framing is not served)."""
+        return self.name == "vertex"
+
+    @property
+    def loop_path(self) -> str:
+        """The path the loop posts to (streaming by default)."""
+        return self.path.replace(":rawPredict", ":streamRawPredict") if self.streams else self.path
 
     @property
     def secrets(self) -> tuple[str, ...]:

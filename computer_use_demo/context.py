@@ -13,8 +13,10 @@ Two server-side edits (the SDK's ``BetaContextManagementConfigParam``), sent as 
   and the API reads the conversation from it on.
 
 Whether a model supports them is ``ModelInfo.context_management`` / ``.compaction`` (the
-model table, the Models API); ``None`` settings mean "where supported". Where neither is in
-effect our own screenshot truncation (``only_n_most_recent_images``) keeps the prompt small.
+model table, the Models API); ``None`` settings mean "where supported". Our own screenshot
+truncation (``only_n_most_recent_images``) stays in every case: the API edits what the model
+reads, but the request still carries what we send, and a long run's screenshots would pass
+the request size limit (32 MB) long before a token trigger.
 What the API did is in each response (``context_management.applied_edits``, compaction
 blocks): ``applied`` reads it for the usage line.
 """

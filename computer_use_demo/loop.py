@@ -230,10 +230,6 @@ class LoopConfig:
     def context(self) -> ContextPlan:
         return self.context_for(self.model_info)
 
-    def keep_images(self, context: ContextPlan) -> int | None:
-        """Our own screenshot truncation: only where the API does not clear old tool results."""
-        return None if context.clear_tool_uses else self.only_n_most_recent_images
-
     @property
     def image_chunk(self) -> int:
         if self.image_truncation_chunk is not None:
@@ -571,7 +567,7 @@ async def agent_events(
             static["stream"] = True
         body = RequestBody(
             static,
-            keep_images=config.keep_images(context),
+            keep_images=config.only_n_most_recent_images,
             image_chunk=config.image_chunk,
             caching=config.caching,
         )

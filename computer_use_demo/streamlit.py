@@ -398,8 +398,8 @@ def context_settings(kw: Callable[[str], dict[str, Any]]) -> None:
     info = models.model_info(ss.cfg["model"].strip())
     st.checkbox(
         "Let the API clear old tool results",
-        help="Past the trigger, the oldest tool results (screenshots) are cleared by the API; "
-        "the newest tool uses stay. Where the model cannot, the N most recent images apply.",
+        help="Past the trigger, the API clears the oldest tool results from what Claude reads; "
+        "the newest tool uses stay. Only the N most recent images are sent in any case.",
         **kw("context_editing"),
     )
     st.number_input(

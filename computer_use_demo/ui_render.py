@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -351,11 +352,29 @@ def render_live(blocks: Sequence[dict[str, Any]]) -> None:
                 st.markdown(stream_safe(block.get("text", ""), secrets))
 
 
+#: id(event) -> (a weak reference to it, the secrets, its redacted form): a page rerun shows
+#: the same (cached) event objects again and again, and redacting each anew meant copying
+#: every event of a long session on every rerun.
+_REDACTED: dict[int, tuple[weakref.ref[Any], tuple[str, ...], Event]] = {}
+
+
+def _redacted(event: Event, secrets: tuple[str, ...]) -> Event:
+    hit = _REDACTED.get(id(event))
+    if hit is not None and hit[0]() is event and hit[1] == secrets:
+        return hit[2]
+    redacted = redact_event(event, secrets)
+    if len(_REDACTED) > 100_000:  # forget the events nobody holds any more
+        for key in [k for k, (ref, _, _) in _REDACTED.items() if ref() is None]:
+            del _REDACTED[key]
+    _REDACTED[id(event)] = (weakref.ref(event), secrets, redacted)
+    return redacted
+
+
 def render_chat(events: Iterable[Event], *, hide_images: bool) -> None:
     """The conversation: user messages, Claude's blocks, tool results, errors, in order, with
     every known secret value redacted (a key the model echoed, a token a command printed)."""
-    secrets = known_secrets()
-    for ev in (redact_event(e, secrets) for e in events):
+    secrets = tuple(known_secrets())
+    for ev in (_redacted(e, secrets) for e in events):
         if isinstance(ev, UserMessage):
             with st.chat_message("user"):
                 st.markdown(ev.text)

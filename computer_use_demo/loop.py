@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import anthropic
@@ -23,7 +23,6 @@ from anthropic import (
     APIResponseValidationError,
     APIStatusError,
     AsyncAnthropic,
-    AsyncAnthropicBedrock,
     Middleware,
 )
 from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
@@ -31,8 +30,9 @@ from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessage
 from . import history as h
 from . import model_lookup, stop_reasons, thinking
 from . import pause as pauses
+from .api_call import ApiCaller
 from .budget import Budget
-from .context import MIN_COMPACTION_TRIGGER, ContextPlan, applied
+from .context import MIN_COMPACTION_TRIGGER, ContextPlan
 from .desktop_lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
 from .events import (
     ApiExchange,
@@ -43,7 +43,6 @@ from .events import (
     Event,
     StepStarted,
     ToolResultEvent,
-    Usage,
     redact_headers,
 )
 from .models import ModelInfo, known_model, model_info
@@ -56,7 +55,6 @@ from .providers import (
     make_client,
 )
 from .request import RequestBody
-from .streaming import post_raw, read_stream
 from .thinking import ThinkingEffort, ThinkingMode
 from .tools import (
     TOOL_GROUPS_BY_VERSION,
@@ -75,6 +73,7 @@ from .tools.approval_policy import (
     screen_crop,
 )
 from .tools.collection import HALT_TEXT, NOT_EXECUTED
+from .usage import UsageTally
 
 __all__ = [
     "PROMPT_CACHING_BETA_FLAG",
@@ -438,6 +437,56 @@ class _Run:
         return task
 
 
+class _Resources:
+    """What a run holds and gives back in its ``finally``: tools, API client, desktop lock.
+
+    A given ``tools`` or ``client`` belongs to the caller (``owns_*`` is False). ``open``
+    fills the fields one by one, so whatever it built before a failure is still released.
+    """
+
+    def __init__(self, tools: ToolCollection | None, client: Client | None) -> None:
+        self.tools = tools
+        self.client = client
+        self.owns_tools = tools is None
+        self.owns_client = client is None
+        self.desktop: DesktopLock | None = None
+        self.info: ModelInfo = None  # type: ignore[assignment]  # set by open
+
+    async def open(
+        self, config: LoopConfig, recorder: _Recorder, *, ask: Ask | None
+    ) -> ErrorEvent | None:
+        """Build what the run needs (tools with its approval policy, a client that records
+        its exchanges, the model's capabilities, the desktop); the error to report, if any."""
+        try:
+            if self.tools is None:
+                self.tools = build_tools(config)
+            if config.approval != RUN_EVERYTHING or ask is not None:
+                self.tools.approve = PolicyApprover(
+                    config.approval, ask=ask, crop=screen_crop(self.tools)
+                )
+            if self.client is None:
+                self.client = make_client(
+                    config.provider,
+                    api_key=config.api_key,
+                    base_url=config.base_url,
+                    max_retries=config.max_retries,
+                    middleware=[recorder],
+                )
+            else:
+                self.client = self.client.with_options(
+                    middleware=[*self.client.middleware, recorder]
+                )
+            self.info = await run_model_info(config, self.client)  # checks the thinking set-up
+        except (ProviderError, ValueError) as e:
+            return ErrorEvent(message=str(e), error_type="configuration_error")
+        try:  # one agent per desktop (desktop_lock.py); released in finally, or by the kernel
+            if config.lock_desktop:
+                self.desktop = hold_desktop(self.tools.tools, owner=config.run_label)
+        except DesktopUnavailable as e:
+            return ErrorEvent(message=str(e), error_type=DESKTOP_BUSY)
+        return None
+
+
 async def run_model_info(config: LoopConfig, client: Client) -> ModelInfo:
     """The model's capabilities for a run: as configured, else the table's row, else (a model
     the table does not know, on the Anthropic API) the Models API's, else the fallback.
@@ -516,10 +565,8 @@ async def agent_events(
     """
     run = _Run(h.heal(messages))
     stop = stop if stop is not None else asyncio.Event()
-    owns_tools = tools is None
-    owns_client = client is None
+    res = _Resources(tools, client)
     recorder = _Recorder()
-    desktop: DesktopLock | None = None
     stop_waiter = asyncio.ensure_future(stop.wait())  # not tracked: cancelled last, in finally
     try:
         if not run.history:
@@ -529,41 +576,23 @@ async def agent_events(
         if run.history[-1]["role"] == "assistant":
             yield run.done("end_turn")  # nothing to answer: the last word is Claude's
             return
-        try:
-            if tools is None:
-                tools = build_tools(config)
-            if config.approval != RUN_EVERYTHING or ask is not None:
-                tools.approve = PolicyApprover(config.approval, ask=ask, crop=screen_crop(tools))
-            if client is None:
-                client = make_client(
-                    config.provider,
-                    api_key=config.api_key,
-                    base_url=config.base_url,
-                    max_retries=config.max_retries,
-                    middleware=[recorder],
-                )
-            else:
-                client = client.with_options(middleware=[*client.middleware, recorder])
-            info = await run_model_info(config, client)  # checked against the thinking set-up
-        except (ProviderError, ValueError) as e:
-            yield ErrorEvent(message=str(e), error_type="configuration_error")
+        failed = await res.open(config, recorder, ask=ask)
+        if failed is not None:
+            yield failed
             yield run.done("error")
             return
-        try:  # one agent per desktop (desktop_lock.py); released in finally, or by the kernel
-            desktop = (
-                hold_desktop(tools.tools, owner=config.run_label) if config.lock_desktop else None
-            )
-        except DesktopUnavailable as e:
-            yield ErrorEvent(message=str(e), error_type=DESKTOP_BUSY)
-            yield run.done("error")
-            return
+        tools, client, info = res.tools, res.client, res.info
 
         context = config.context_for(info)  # the API's context management (context.py)
         static = {**static_body(config, tools, info), **context.request_fields()}
-        send_raw = isinstance(client, AsyncAnthropic)
-        # Bedrock streams in AWS's event-stream framing: it answers whole here.
-        streamed = config.stream and not isinstance(client, AsyncAnthropicBedrock)
-        if streamed:
+        caller = ApiCaller(
+            client,
+            recorder,
+            betas=config.betas() + context.betas(),
+            stream=config.stream,
+            timeout=config.request_timeout,
+        )
+        if caller.streamed:
             static["stream"] = True
         body = RequestBody(
             static,
@@ -571,47 +600,14 @@ async def agent_events(
             image_chunk=config.image_chunk,
             caching=config.caching,
         )
-        betas = config.betas() + context.betas()
-        # The Anthropic API gets the body serialized by RequestBody (unchanged messages are
-        # encoded once per run; the SDK would copy and re-encode the whole history every
-        # step). Bedrock and Vertex rewrite the body in their clients, so they get the dict.
-        raw_headers = {"content-type": "application/json"}
-        if betas:
-            raw_headers["anthropic-beta"] = ",".join(betas)
-
-        def call_api(request: dict[str, Any], raw: bytes) -> Any:
-            recorder.body = request
-            options = {"headers": raw_headers, "timeout": config.request_timeout}
-            if streamed:
-                opening = (
-                    post_raw(client, raw, **options)
-                    if send_raw
-                    else client.beta.messages.create(  # type: ignore[union-attr]
-                        **request, betas=betas, timeout=config.request_timeout
-                    )
-                )
-                return read_stream(opening, emit=recorder.emit, on_message=recorder.finish_stream)
-            if send_raw:
-                return client.post(  # type: ignore[union-attr]
-                    "/v1/messages?beta=true",
-                    cast_to=BetaMessage,
-                    content=raw,
-                    options={"headers": raw_headers, "timeout": config.request_timeout},
-                )
-            return client.beta.messages.create(  # type: ignore[union-attr]
-                **request, betas=betas, timeout=config.request_timeout
-            )
-
-        price = info.price
-        totals = dict.fromkeys(("input", "output", "cache_creation_input", "cache_read_input"), 0)
-        total_cost: float | None = 0.0 if price else None
         budget = Budget(
-            price=price,
+            price=info.price,
             max_tokens=config.max_tokens,  # type: ignore[arg-type]
             run_cap_usd=config.max_run_cost_usd,
             session_cap_usd=config.max_session_cost_usd,
             session_spent_usd=session_spent_usd,
         )
+        tally = UsageTally(budget)
 
         while True:
             if pause is not None and pause.paused:
@@ -631,7 +627,7 @@ async def agent_events(
             run.steps += 1
             yield StepStarted(step=run.steps)
 
-            api = run.track(call_api(request, raw))
+            api = run.track(caller(request, raw))
             while not api.done():
                 arrived = run.track(recorder.arrived.wait())
                 await asyncio.wait((api, stop_waiter, arrived), return_when=asyncio.FIRST_COMPLETED)
@@ -654,28 +650,7 @@ async def agent_events(
                 yield run.done("error")
                 return
 
-            usage = response.usage
-            counts = {
-                "input": usage.input_tokens or 0,
-                "output": usage.output_tokens or 0,
-                "cache_creation_input": usage.cache_creation_input_tokens or 0,
-                "cache_read_input": usage.cache_read_input_tokens or 0,
-            }
-            for key, value in counts.items():
-                totals[key] += value
-            kwargs = {f"{k}_tokens": v for k, v in counts.items()}
-            cost = price.cost(**kwargs) if price else None
-            if total_cost is not None and cost is not None:
-                total_cost += cost
-            budget.add(cost_usd=cost, context_tokens=sum(counts.values()))
-            yield Usage(
-                **kwargs,
-                **{f"total_{k}_tokens": v for k, v in totals.items()},
-                cost_usd=cost,
-                total_cost_usd=total_cost,
-                **asdict(applied(response)),
-            )
-
+            yield tally.add(response)
             blocks = h.response_to_params(response.content)
             run.add_response(blocks)
             for block in blocks:
@@ -706,13 +681,13 @@ async def agent_events(
     finally:
         await run.cancel_inflight()
         stop_waiter.cancel()
-        if owns_tools and tools is not None:
-            await tools.stop()
-        if desktop is not None:
-            desktop.release()
-        if owns_client and client is not None:
+        if res.owns_tools and res.tools is not None:
+            await res.tools.stop()
+        if res.desktop is not None:
+            res.desktop.release()
+        if res.owns_client and res.client is not None:
             with contextlib.suppress(Exception):
-                await client.close()
+                await res.client.close()
 
 
 # ---------------------------------------------------------------- the reference's interface

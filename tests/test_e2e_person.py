@@ -8,7 +8,6 @@ Each test sends its own task; the fake's script answers by what the task says.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from computer_use_demo.pause import HANDED_BACK
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
-from tests.support.ui import Stack, entrypoint, free_ports, stack_env
+from tests.support.ui import Stack, entrypoint, free_ports, pointer, stack_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.desktop]
 
@@ -149,24 +148,6 @@ def test_a_dollar_cap_stops_a_run(stack: Stack, artifacts_dir: str) -> None:
         tokens.fill("16384")
         tokens.press("Enter")
         page.wait_for_timeout(500)
-
-
-def pointer(stack: Stack) -> tuple[int, int]:
-    """Where the X pointer of the stack's desktop is."""
-    env = {**stack.env, "DISPLAY": f":{stack.display}"}
-    cookie = stack.state_dir / "Xauthority"
-    if cookie.exists():
-        env["XAUTHORITY"] = str(cookie)
-    out = subprocess.run(
-        ["xdotool", "getmouselocation", "--shell"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    ).stdout
-    where = dict(line.split("=", 1) for line in out.split())
-    return int(where["X"]), int(where["Y"])
 
 
 def test_take_over_pauses_and_hand_back_resumes(stack: Stack, artifacts_dir: str) -> None:

@@ -21,12 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from anthropic.lib.tools._toolsets._runnable import HALT_TEXT
 from PIL import Image
 
+from computer_use_demo.models import MODELS, TOOLSET_VERSION
+from computer_use_demo.ui_settings import default_model
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
+from tests.fake_api.toolset import member_use
 from tests.support.browser import launch_chromium
 from tests.support.door import connects, http_status, other_host, ws_knock
-from tests.support.ui import Stack, entrypoint, free_ports, run_script, stack_env
+from tests.support.ui import Stack, entrypoint, free_ports, pointer, run_script, stack_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.desktop]
 
@@ -36,6 +40,21 @@ SLOW_TASK = "Wait for two minutes"
 ENV_TASK = "Show me your environment"
 KEY = "sk-ant-e2e-0123456789"
 AWS_SECRET = "wJalrXUtnFEMI-e2e-aws-secret-0123"
+TOOLSET_TASK = "Move the pointer around in three steps"
+TOOLSET_MODEL = "claude-sonnet-5-5"  # takes only the toolset: the fake refuses it anything else
+TOOLSET_DONE = "The click was off the screen, so I stopped there."
+HALT = HALT_TEXT["computer"]
+
+
+def toolset_batch() -> Reply:
+    """One turn of three member calls: a move that works, a click off the screen (1024x768),
+    and a move that must not run once the click failed."""
+    return message(
+        text("Three steps."),
+        member_use("mouse_move", {"coordinate": [300, 200]}, "toolu_e2e_move"),
+        member_use("left_click", {"coordinate": [5000, 5000]}, "toolu_e2e_click"),
+        member_use("mouse_move", {"coordinate": [700, 500]}, "toolu_e2e_halted"),
+    )
 
 
 def scripted(body: dict[str, Any]) -> Reply:
@@ -43,6 +62,8 @@ def scripted(body: dict[str, Any]) -> Reply:
     last = body["messages"][-1]["content"]
     answered = isinstance(last, list) and any(b.get("type") == "tool_result" for b in last)
     said = " ".join(b.get("text", "") for b in last if isinstance(b, dict))
+    if TOOLSET_TASK in json.dumps(body["messages"][0]):
+        return message(text(TOOLSET_DONE)) if answered else toolset_batch()
     if not answered and SLOW_TASK in said:
         return message(tool_use("bash", {"command": "sleep 120"}))
     if not answered and ENV_TASK in said:
@@ -82,6 +103,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory, artifacts_dir: str) -> Itera
             yield s
 
 
+def printed_url(stack: Stack) -> str:
+    """The URL with the token that the start printed."""
+    printed = re.search(r"Open (http://localhost:\d+/\?token=\S+)", stack.printed)  # type: ignore[attr-defined]
+    assert printed, stack.printed  # type: ignore[attr-defined]
+    return printed.group(1)
+
+
 def vnc_frame(page: Any, stack: Stack) -> Any:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -112,11 +140,7 @@ def test_the_whole_stack_in_a_browser(stack: Stack, artifacts_dir: str, tmp_path
         )
         page = context.new_page()
         # The URL the start printed: the token, then a cookie; the address bar drops it.
-        printed = re.search(r"Open (http://localhost:\d+/\?token=\S+)", stack.printed)  # type: ignore[attr-defined]
-        assert (
-            printed
-            and printed.group(1) == f"http://localhost:{stack.http_port}/?token={stack.token}"
-        )
+        assert printed_url(stack) == f"http://localhost:{stack.http_port}/?token={stack.token}"
         assert len(stack.token) >= 32
         page.goto(stack.page_url)
         page.wait_for_function("!window.location.search.includes('token')")
@@ -403,3 +427,83 @@ def test_the_agents_shell_sees_no_secret(stack: Stack) -> None:
                 assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
                 assert KEY.encode() not in file.read_bytes(), file
     assert stat.S_IMODE(os.stat(stack.state_dir / "webapp" / "access-token").st_mode) == 0o600
+
+
+# --- the computer toolset ---------------------------------------------------------------------
+
+
+def pick_model(page: Any, model: str) -> None:
+    """Type ``model`` into the sidebar's Model field, as a user would."""
+    field = page.get_by_label("Model", exact=True)
+    field.fill(model)
+    field.press("Enter")
+    page.wait_for_function(
+        f"[...document.querySelectorAll('input')].some(i => i.value === {model!r})"
+    )
+    page.wait_for_timeout(500)
+
+
+def test_a_toolset_batch_in_the_browser(stack: Stack, artifacts_dir: str) -> None:
+    """The computer toolset with a model that uses it, chosen in the sidebar: a batch of three
+    member calls whose second fails shows ok, error, halt text, each in its own result, and
+    the follow-up request answers the batch as the API wants (the fake accepts every request)."""
+    api: FakeAnthropicAPI = stack.api  # type: ignore[attr-defined]
+    assert MODELS[TOOLSET_MODEL].tool_version == TOOLSET_VERSION
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(printed_url(stack))  # the token, then a cookie: the chat through the door
+        page.goto(f"http://localhost:{stack.http_port}/chat/")
+        pick_model(page, TOOLSET_MODEL)
+        try:
+            radio = page.locator('[data-testid="stRadio"]').filter(has_text="Tool Versions")
+            radio.get_by_text(TOOLSET_VERSION, exact=True).click()
+            page.wait_for_timeout(500)
+            assert page.get_by_role("radio", name=TOOLSET_VERSION).is_checked()
+            page.get_by_role("button", name="New session").click()
+            box = page.get_by_placeholder(re.compile("Type a message to send to Claude"))
+            before = len(api.requests)
+            box.fill(TOOLSET_TASK)
+            box.press("Enter")
+            page.get_by_text(TOOLSET_DONE).wait_for(timeout=90_000)
+
+            # The chat: the three calls, then their results in order: ok, error, halt.
+            chat = page.locator('[data-testid="stChatMessage"]')
+            for call in ("mouse_move", "left_click"):
+                chat.get_by_text(f"Tool Use: computer.{call}").first.wait_for(timeout=10_000)
+            moved = chat.filter(has_text="Moved the mouse.")
+            refused = chat.filter(has_text=re.compile(r"\(5000, 5000\) is out of bounds"))
+            halted = chat.filter(has_text=HALT)
+            assert (moved.count(), refused.count(), halted.count()) == (1, 1, 1)
+            assert moved.locator('[data-testid="stAlert"]').count() == 0
+            assert refused.locator('[data-testid="stAlert"]').count() == 1
+            assert halted.locator('[data-testid="stAlert"]').inner_text().strip() == HALT
+            texts = chat.all_inner_texts()
+            where = [
+                next(i for i, t in enumerate(texts) if needle in t)
+                for needle in ("Moved the mouse.", "out of bounds", HALT, TOOLSET_DONE)
+            ]
+            assert where == sorted(where), texts
+            page.screenshot(path=str(Path(artifacts_dir) / "e2e-toolset.png"), full_page=True)
+        finally:
+            pick_model(page, default_model("anthropic"))  # the module's other runs use it
+
+    # The first move ran on the desktop; the halted one did not.
+    assert pointer(stack) == (300, 200)
+    # At the fake: every request valid; the follow-up answers the batch ok, error, halt.
+    run = api.requests[before:]
+    assert run and all(r.valid for r in run), [r.error for r in run]
+    calls = [r for r in run if TOOLSET_TASK in json.dumps(r.body["messages"][0])]
+    assert len(calls) == 2
+    first, follow_up = calls
+    assert first.body["model"] == TOOLSET_MODEL
+    assert {"type": TOOLSET_VERSION} in first.body["tools"]
+    one, two, three = follow_up.body["messages"][-1]["content"]
+    assert [r["tool_use_id"] for r in (one, two, three)] == [
+        "toolu_e2e_move",
+        "toolu_e2e_click",
+        "toolu_e2e_halted",
+    ]
+    assert [r["toolset_name"] for r in (one, two, three)] == ["computer"] * 3
+    assert not one.get("is_error") and two["is_error"] and three["is_error"]
+    assert "out of bounds" in json.dumps(two["content"])
+    assert three["content"] == HALT

@@ -273,3 +273,21 @@ def entrypoint(stack: Stack, tmp: Path, log_copy: Path) -> Iterator[Path]:
         log.close()
         log_copy.parent.mkdir(parents=True, exist_ok=True)
         log_copy.write_text(out.read_text(errors="replace") + "\n" + stack.logs())
+
+
+def pointer(stack: Stack) -> tuple[int, int]:
+    """Where the X pointer of the stack's desktop is."""
+    env = {**stack.env, "DISPLAY": f":{stack.display}"}
+    cookie = stack.state_dir / "Xauthority"
+    if cookie.exists():
+        env["XAUTHORITY"] = str(cookie)
+    out = subprocess.run(
+        ["xdotool", "getmouselocation", "--shell"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    where = dict(line.split("=", 1) for line in out.split())
+    return int(where["X"]), int(where["Y"])

@@ -291,6 +291,12 @@ class _Recorder(Middleware):
             body: Any = http.json()
         except Exception:
             body = http.text
+        self._add_response(request, http, started, body)
+        return response
+
+    def _add_response(
+        self, request: Any, http: Any, started: float, body: Any, error: str | None = None
+    ) -> None:
         self._add(
             self._exchange(
                 request,
@@ -299,9 +305,9 @@ class _Recorder(Middleware):
                 status=http.status_code,
                 response_headers=redact_headers(http.headers),
                 response_body=body,
+                error=error,
             )
         )
-        return response
 
     def _exchange(
         self, request: Any, http_request: Any, started: float, **outcome: Any
@@ -335,17 +341,7 @@ class _Recorder(Middleware):
         request, http, started = self._streaming
         self._streaming = None
         body = message.to_dict(mode="json") if message is not None else None
-        self._add(
-            self._exchange(
-                request,
-                http.request,
-                started,
-                status=http.status_code,
-                response_headers=redact_headers(http.headers),
-                response_body=body,
-                error=error,
-            )
-        )
+        self._add_response(request, http, started, body, error)
 
     def _add(self, event: Event) -> None:
         self.pending.append(event)

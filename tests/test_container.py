@@ -255,9 +255,12 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
     )
 
     # The printed URL holds the token the image made (container-build.sh sets no ACCESS_TOKEN).
-    printed = re.search(
-        r"Open http://localhost:8080/\?token=(\S+) in your browser", container.logs()
-    )
+    # The start prints it once the door and the chat answer, which may be a moment after the
+    # ports do (and after the engine's log has caught up).
+    url = re.compile(r"Open http://localhost:8080/\?token=(\S+) in your browser")
+    deadline = time.monotonic() + 60
+    while not (printed := url.search(container.logs())) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert printed, container.logs()[-2000:]
     token = printed.group(1)
     door = PORTS["http"]

@@ -19,7 +19,7 @@ from tests.fake_api.server import DEFAULT_SECRET
 from tests.fake_api.toolset import HALT_TEXT, member_use
 from tests.fake_api.validate import validate_request
 from tests.support.loop import collect, config, done, fake_api_fixture, of, user  # noqa: F401
-from tests.support.xvfb import XDisplay, xvfb
+from tests.support.xvfb import XDisplay, use_display, xvfb
 
 pytestmark = pytest.mark.desktop
 
@@ -37,10 +37,7 @@ def display() -> Iterator[XDisplay]:
 @pytest.fixture
 def on_display(display: XDisplay, monkeypatch: pytest.MonkeyPatch) -> XDisplay:
     """The environment the group's tools read their display from (as in the container)."""
-    monkeypatch.setenv("DISPLAY_NUM", str(display.number))
-    monkeypatch.setenv("WIDTH", str(display.width))
-    monkeypatch.setenv("HEIGHT", str(display.height))
-    return display
+    return use_display(display, monkeypatch)
 
 
 def batch_with_a_failure() -> list[Any]:
@@ -186,9 +183,7 @@ async def test_a_4k_screen_is_sent_within_the_model_limits(
 
     fake_api.push(message(member_use("screenshot", {}, "toolu_s")), message(text("seen")))
     with xvfb(range(90, 100), 3840, 2160) as big:
-        monkeypatch.setenv("DISPLAY_NUM", str(big.number))
-        monkeypatch.setenv("WIDTH", "3840")
-        monkeypatch.setenv("HEIGHT", "2160")
+        use_display(big, monkeypatch)
         await collect(config(fake_api, model=MODEL, tool_version=VERSION), user("look"))
     assert not fake_api.invalid_requests, fake_api.invalid_requests[0].error
     (shot,) = last_results(fake_api)

@@ -13,7 +13,7 @@ from computer_use_demo.events import ToolStarted
 from tests.fake_api import FakeAnthropicAPI, message, text
 from tests.fake_api.toolset import HALT_TEXT, member_use
 from tests.support.loop import collect, config, done, fake_api_fixture, of, user  # noqa: F401
-from tests.support.xvfb import XDisplay, xvfb
+from tests.support.xvfb import XDisplay, use_display, xvfb
 
 pytestmark = pytest.mark.desktop
 
@@ -28,10 +28,7 @@ def display() -> Iterator[XDisplay]:
 
 @pytest.fixture
 def on_display(display: XDisplay, monkeypatch: pytest.MonkeyPatch) -> XDisplay:
-    monkeypatch.setenv("DISPLAY_NUM", str(display.number))
-    monkeypatch.setenv("WIDTH", str(display.width))
-    monkeypatch.setenv("HEIGHT", str(display.height))
-    return display
+    return use_display(display, monkeypatch)
 
 
 def results(api: FakeAnthropicAPI) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from tests.support.ui import (  # noqa: F401 - fixture
     run_until,
     ui_home,
 )
-from tests.support.xvfb import XDisplay, xvfb
+from tests.support.xvfb import XDisplay, use_display, xvfb
 from tests.test_cli import cli, finish
 
 pytestmark = pytest.mark.desktop
@@ -60,10 +60,7 @@ def check_results(api: FakeAnthropicAPI) -> None:
 @pytest.fixture
 def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[XDisplay]:
     with xvfb([free_display()], 1280, 720) as d:
-        monkeypatch.setenv("DISPLAY_NUM", str(d.number))
-        monkeypatch.setenv("WIDTH", str(d.width))
-        monkeypatch.setenv("HEIGHT", str(d.height))
-        yield d
+        yield use_display(d, monkeypatch)
 
 
 def test_the_cli_runs_a_toolset_batch(

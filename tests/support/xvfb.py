@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import pytest
+
 from tests.support.procs import kill_tree
 
 
@@ -101,3 +103,12 @@ def xvfb(
             kill_tree(proc)
             log.close()
     raise RuntimeError(f"no free X display in {list(displays)}")
+
+
+def use_display(display: XDisplay, monkeypatch: pytest.MonkeyPatch) -> XDisplay:
+    """Point the settings the tool groups read their screen from (DISPLAY_NUM, WIDTH,
+    HEIGHT, as the container sets them) at ``display``, for one test."""
+    monkeypatch.setenv("DISPLAY_NUM", str(display.number))
+    monkeypatch.setenv("WIDTH", str(display.width))
+    monkeypatch.setenv("HEIGHT", str(display.height))
+    return display

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from computer_use_demo import ui_runner
 from computer_use_demo.desktop_lock import (
@@ -188,21 +189,30 @@ def _wait(condition, timeout: float = 20) -> None:  # type: ignore[no-untyped-de
         time.sleep(0.05)
 
 
+def second_task_while_first_runs(
+    fake_api: FakeAnthropicAPI, monkeypatch: pytest.MonkeyPatch
+) -> AppTest:
+    """The app with an agent at work in one session (a 30 s command), then "New session" and a
+    second message: where both of the app's choices (stop it and send, keep it) start."""
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key-4242424242")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
+    fake_api.push(message(tool_use("bash", {"command": "sleep 30"})))
+    at = app()
+    at.chat_input[0].set_value("first task").run()
+    at = run_until(at, lambda a: "bash sleep 30" in all_text(a.main))
+    at.button(key="new_session_button").click().run()
+    at.chat_input[0].set_value("second task").run()
+    return at
+
+
 def test_app_asks_before_a_new_session_stops_the_running_agent(
     ui_home: Path,  # noqa: F811
     fake_api: FakeAnthropicAPI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The issue's case: "New session" during a run, then a message."""
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key-4242424242")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
-    fake_api.push(message(tool_use("bash", {"command": "sleep 30"})))
     try:
-        at = app()
-        at.chat_input[0].set_value("first task").run()
-        at = run_until(at, lambda a: "bash sleep 30" in all_text(a.main))
-        at.button(key="new_session_button").click().run()
-        at.chat_input[0].set_value("second task").run()
+        at = second_task_while_first_runs(fake_api, monkeypatch)
         assert len(fake_api.requests) == 1, "no second agent started"
         running = [r for r in ui_runner._RUNS.values() if r.running]
         assert len(running) == 1 and running[0].trajectory.title == "first task"
@@ -224,15 +234,8 @@ def test_app_keeps_the_other_agent_when_asked_to(
     fake_api: FakeAnthropicAPI,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key-4242424242")
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_api.url)
-    fake_api.push(message(tool_use("bash", {"command": "sleep 30"})))
     try:
-        at = app()
-        at.chat_input[0].set_value("first task").run()
-        at = run_until(at, lambda a: "bash sleep 30" in all_text(a.main))
-        at.button(key="new_session_button").click().run()
-        at.chat_input[0].set_value("second task").run()
+        at = second_task_while_first_runs(fake_api, monkeypatch)
         at.button(key="keep_other_running").click().run()
         assert not any("still working" in w.value for w in at.warning)
         (running,) = [r for r in ui_runner._RUNS.values() if r.running]

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from .events import (
+from .agent.events import (
     TRANSIENT,
     ApiExchange,
     AssistantBlock,
@@ -41,14 +41,14 @@ from .events import (
     redact_event,
     to_json,
 )
-from .loop import APIProvider, LoopConfig, agent_events
-from .models import DEFAULT_MODELS
-from .pause import PauseGate
-from .redaction import remember_secret, scrub, stream_safe
-from .thinking import THINKING_EFFORTS, THINKING_MODES
+from .agent.loop import APIProvider, LoopConfig, agent_events
+from .agent.models import DEFAULT_MODELS
+from .agent.pause import PauseGate
+from .agent.redaction import remember_secret, scrub, stream_safe
+from .agent.thinking import THINKING_EFFORTS, THINKING_MODES
+from .sessions.trajectory import Trajectory
 from .tools import TOOL_VERSIONS
 from .tools.approval_policy import ACTION_CLASSES, MODES, ApprovalPolicy, ApprovalRequest
-from .trajectory import Trajectory
 
 #: Exit status per Done reason; 5: the model's response ended the run (a refusal, a cut-off
 #: answer, a full context window, an unknown stop reason), said in the last line.

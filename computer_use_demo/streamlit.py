@@ -1,7 +1,7 @@
 """The chat app (Streamlit, port 8501): settings in the sidebar, the conversation, the HTTP log.
 
 The page only renders events. Settings are read once per message into a LoopConfig; the run
-itself lives in ui_runner (a background thread that saves each event to the session's
+itself lives in app/runner.py (a background thread that saves each event to the session's
 Trajectory), so reruns, reloads, a second tab and an app restart all show the same session.
 
 Importing this module runs nothing and touches no file: ``streamlit run`` (and AppTest) execute
@@ -24,19 +24,15 @@ from typing import Any
 
 import streamlit as st
 
-from computer_use_demo import models, ui_runner, ui_settings
-from computer_use_demo.context import MIN_COMPACTION_TRIGGER
-from computer_use_demo.desktop_lock import DesktopBusy
-from computer_use_demo.events import ApprovalAsked, Event, redact_event
-from computer_use_demo.history import STOPPED_BY_USER
-from computer_use_demo.loop import APIProvider, LoopConfig
-from computer_use_demo.redaction import known_secrets, remember_secret
-from computer_use_demo.replay import render_html
-from computer_use_demo.tools.approval_policy import MODES, ApprovalPolicy
-from computer_use_demo.tools.groups import TOOL_VERSIONS, ToolVersion
-from computer_use_demo.tools.run import run as run_command
-from computer_use_demo.trajectory import Trajectory, TrajectoryInfo
-from computer_use_demo.ui_render import (
+from computer_use_demo.agent import models
+from computer_use_demo.agent.context import MIN_COMPACTION_TRIGGER
+from computer_use_demo.agent.events import ApprovalAsked, Event, redact_event
+from computer_use_demo.agent.history import STOPPED_BY_USER
+from computer_use_demo.agent.loop import APIProvider, LoopConfig
+from computer_use_demo.agent.redaction import known_secrets, remember_secret
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.app import settings as ui_settings
+from computer_use_demo.app.render import (
     dollars,
     image_bytes,
     model_summary,
@@ -44,10 +40,8 @@ from computer_use_demo.ui_render import (
     render_chat,
     render_exchanges,
     render_live,
-    usage_line,
-    usage_totals,
 )
-from computer_use_demo.ui_settings import (
+from computer_use_demo.app.settings import (
     PROVIDERS,
     SYSTEM_PROMPT_FILE,
     Settings,
@@ -63,6 +57,13 @@ from computer_use_demo.ui_settings import (
     save_text,
     sessions_dir,
 )
+from computer_use_demo.desktop.lock import DesktopBusy
+from computer_use_demo.sessions.replay import render_html
+from computer_use_demo.sessions.summary import usage_line, usage_totals
+from computer_use_demo.sessions.trajectory import Trajectory, TrajectoryInfo
+from computer_use_demo.tools.approval_policy import MODES, ApprovalPolicy
+from computer_use_demo.tools.groups import TOOL_VERSIONS, ToolVersion
+from computer_use_demo.tools.run import run as run_command
 
 TITLE = "Claude Computer Use Demo"
 WARNING_TEXT = (

@@ -17,7 +17,7 @@ VNC_PORT="${VNC_PORT:-5900}"
 NOVNC_PORT="${NOVNC_PORT:-6080}"
 BIND_ADDR="${BIND_ADDR:-0.0.0.0}"
 READY_TIMEOUT="${READY_TIMEOUT:-30}"
-# The Origin the door (webapp/server.py) sends to websockify, the only one websockify accepts.
+# The Origin the door (computer_use_demo/door/server.py) sends to websockify, the only one websockify accepts.
 DOOR_ORIGIN="http://computer-use-door.invalid"
 IMAGE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 

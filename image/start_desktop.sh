@@ -137,7 +137,7 @@ install_firefox_policies() {
     # First-run pages and nags cost the model steps; silence them where we may (root, e.g.
     # the container and CI), never overwriting a policy file someone else put there (ours
     # carries a mark beside it). The allowed-domains setting goes in too: see
-    # computer_use_demo/firefox_policy.py.
+    # computer_use_demo/app/firefox.py.
     local target=/etc/firefox/policies/policies.json mark=/etc/firefox/policies/.computer-use-demo
     local root python="${PYTHON:-python3}"
     root="$(cd "$IMAGE_DIR/.." && pwd)"
@@ -147,7 +147,7 @@ install_firefox_policies() {
     [[ ! -e "$target" || -e "$mark" ]] || cmp -s "$target" "$base" && ours=1
     if [[ -n "$ours" && ( -w "$dir" || ( ! -e "$dir" && -w /etc ) ) ]]; then
         mkdir -p "$dir" && touch "$mark"
-        (cd "$root" && "$python" -m computer_use_demo.firefox_policy "$base" "$target") ||
+        (cd "$root" && "$python" -m computer_use_demo.app.firefox "$base" "$target") ||
             cp "$base" "$target"
     fi
 }

@@ -59,7 +59,7 @@ start_door() {
     if ! skip_if_running webpage; then
         write_token
         log "starting the door on $BIND_ADDR:$HTTP_PORT"
-        start_part --same-group webpage "${app_env[@]}" "$PYTHON" "$IMAGE_DIR/webapp/server.py" \
+        start_part --same-group webpage "${app_env[@]}" "$PYTHON" -m computer_use_demo.door.server \
             --bind "$BIND_ADDR" --port "$HTTP_PORT" --token-file "$TOKEN_FILE" \
             --allowed-hosts "${ALLOWED_HOSTS:-}" --novnc-origin "$DOOR_ORIGIN" \
             --streamlit-port "$STREAMLIT_PORT" --novnc-port "$NOVNC_PORT"

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from computer_use_demo import ui_runner
-from computer_use_demo.events import (
+from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     Done,
@@ -24,8 +23,9 @@ from computer_use_demo.events import (
     Usage,
     UserMessage,
 )
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.sessions.trajectory import Trajectory, list_trajectories
 from computer_use_demo.tools.base import CLIResult, ToolResult
-from computer_use_demo.trajectory import Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.images import png_b64
 from tests.support.ui import (  # noqa: F401 - fixture

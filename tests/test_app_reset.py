@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo import ui_runner
+from computer_use_demo.app import runner as ui_runner
 from tests.fake_api import FakeAnthropicAPI, message, tool_use
 from tests.support.bash import alive
 from tests.support.procs import kill_tree

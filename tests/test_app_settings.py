@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from computer_use_demo import models
-from computer_use_demo.ui_settings import load_settings
+from computer_use_demo.agent import models
+from computer_use_demo.app.settings import load_settings
 from tests.support.ui import all_text, app, ui_home  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("ui_home")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from computer_use_demo import model_lookup, ui_runner
+from computer_use_demo.agent import model_lookup
+from computer_use_demo.app import runner as ui_runner
 from tests.fake_api import FakeAnthropicAPI, message, text
 from tests.support.ui import (  # noqa: F401 - fixture
     all_text,

@@ -1,4 +1,4 @@
-"""The door on 8080 (image/webapp/server.py) on its own: the page it serves, what it passes to
+"""The door on 8080 (computer_use_demo/door/server.py) on its own: the page it serves, what it passes to
 the servers behind it and what it keeps from them, in front of a stand-in upstream (a real
 websockets server that answers HTTP GETs and websockets alike with what it was sent).
 
@@ -22,7 +22,7 @@ import pytest
 from tests.support.browser import launch_chromium
 from tests.support.door import http_status, ws_knock
 from tests.support.procs import kill_tree
-from tests.support.ui import IMAGE, free_ports, wait_http
+from tests.support.ui import free_ports, wait_http
 
 TOKEN = "door-test-token-0123456789abcdef"
 
@@ -77,7 +77,8 @@ def start_door(tmp_path: Path, port: int, upstream: int, *extra: str) -> subproc
         token_file.write_text(TOKEN + "\n")
     argv = [
         sys.executable,
-        str(IMAGE / "webapp" / "server.py"),
+        "-m",
+        "computer_use_demo.door.server",
         "--bind",
         "127.0.0.1",
         "--port",

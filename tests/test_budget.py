@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from computer_use_demo.budget import IMAGE_TOKENS, Budget, input_estimate
-from computer_use_demo.events import BudgetExceeded, Usage
-from computer_use_demo.loop import LoopConfig
-from computer_use_demo.models import Price
+from computer_use_demo.agent.budget import IMAGE_TOKENS, Budget, input_estimate
+from computer_use_demo.agent.events import BudgetExceeded, Usage
+from computer_use_demo.agent.loop import LoopConfig
+from computer_use_demo.agent.models import Price
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.images import png_b64
 from tests.support.loop import (

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from computer_use_demo import history as h
-from computer_use_demo.events import Done, UserMessage
-from computer_use_demo.trajectory import EVENTS_FILE, Trajectory, list_trajectories
+from computer_use_demo.agent import history as h
+from computer_use_demo.agent.events import Done, UserMessage
+from computer_use_demo.sessions.trajectory import EVENTS_FILE, Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.bash import kill_leftovers, wait_gone
 from tests.support.loop import fake_api_fixture  # noqa: F401 - fixture

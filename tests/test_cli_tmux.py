@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.pause import HANDED_BACK
+from computer_use_demo.agent.pause import HANDED_BACK
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.loop import fake_api_fixture  # noqa: F401 - fixture
 

@@ -16,9 +16,9 @@ import pytest
 from anthropic.lib.tools._toolsets._runnable import HALT_TEXT
 from PIL import Image, ImageGrab
 
-from computer_use_demo.events import ToolResultEvent, ToolStarted
-from computer_use_demo.history import STOPPED_BY_USER
-from computer_use_demo.screen import HIGH_RES_IMAGES, STANDARD_IMAGES, ImageLimits, Scaling
+from computer_use_demo.agent.events import ToolResultEvent, ToolStarted
+from computer_use_demo.agent.history import STOPPED_BY_USER
+from computer_use_demo.desktop.screen import HIGH_RES_IMAGES, STANDARD_IMAGES, ImageLimits, Scaling
 from computer_use_demo.tools import ToolCollection
 from computer_use_demo.tools.approval import Approval
 from computer_use_demo.tools.computer_toolset import ComputerToolset20260801

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.context import COMPACTION_BETA, CONTEXT_MANAGEMENT_BETA
-from computer_use_demo.events import AssistantBlock, Usage, UserMessage
-from computer_use_demo.loop import LoopConfig
-from computer_use_demo.models import model_info
+from computer_use_demo.agent.context import COMPACTION_BETA, CONTEXT_MANAGEMENT_BETA
+from computer_use_demo.agent.events import AssistantBlock, Usage, UserMessage
+from computer_use_demo.agent.loop import LoopConfig
+from computer_use_demo.agent.models import model_info
+from computer_use_demo.sessions.summary import usage_line, usage_totals
+from computer_use_demo.sessions.trajectory import Trajectory
 from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
-from computer_use_demo.trajectory import Trajectory
-from computer_use_demo.ui_render import usage_line, usage_totals
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.fake_api.validate import Invalid, validate_request
 from tests.support.loop import (
@@ -244,7 +244,7 @@ def test_the_app_has_the_settings_and_shows_what_the_api_did(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from computer_use_demo import streamlit as app_module
-    from computer_use_demo.ui_settings import Settings
+    from computer_use_demo.app.settings import Settings
 
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key-4242424242")
     trajectory = Trajectory.create(ui_home / "sessions", title="long")

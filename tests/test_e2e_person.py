@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.pause import HANDED_BACK
+from computer_use_demo.agent.pause import HANDED_BACK
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.support.browser import launch_chromium
 from tests.support.ui import Stack, entrypoint, free_ports, pointer, stack_env

@@ -24,8 +24,8 @@ import pytest
 from anthropic.lib.tools._toolsets._runnable import HALT_TEXT
 from PIL import Image
 
-from computer_use_demo.models import MODELS, TOOLSET_VERSION
-from computer_use_demo.ui_settings import default_model
+from computer_use_demo.agent.models import MODELS, TOOLSET_VERSION
+from computer_use_demo.app.settings import default_model
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.fake_api.toolset import member_use
 from tests.support.browser import launch_chromium

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from computer_use_demo.firefox_policy import parse_domains, with_allow_list
+from computer_use_demo.desktop.firefox_policy import parse_domains, with_allow_list
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "image" / "desktop" / "firefox-policies.json"
@@ -37,7 +37,7 @@ def test_the_filter_blocks_everything_but_the_domains() -> None:
 def run_writer(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     target = tmp_path / "policies" / "policies.json"
     done = subprocess.run(
-        [sys.executable, "-m", "computer_use_demo.firefox_policy", str(BASE), str(target)],
+        [sys.executable, "-m", "computer_use_demo.app.firefox", str(BASE), str(target)],
         cwd=REPO,
         env={**{k: v for k, v in os.environ.items() if k != "FIREFOX_ALLOWED_DOMAINS"}, **env},
         capture_output=True,

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from anthropic.types.beta import BetaMessage
 
-from computer_use_demo import history as h
-from computer_use_demo.request import RequestBody
+from computer_use_demo.agent import history as h
+from computer_use_demo.agent.request import RequestBody
 from computer_use_demo.tools import CLIResult, ToolFailure, ToolResult
 from tests.fake_api.server import DEFAULT_SECRET
 from tests.fake_api.validate import Invalid, count_cache_control, sign, validate_request

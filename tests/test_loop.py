@@ -15,8 +15,8 @@ import anthropic
 import httpx
 import pytest
 
-from computer_use_demo import history as h
-from computer_use_demo.events import (
+from computer_use_demo.agent import history as h
+from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     ErrorEvent,
@@ -26,7 +26,7 @@ from computer_use_demo.events import (
     Usage,
     to_json,
 )
-from computer_use_demo.loop import (
+from computer_use_demo.agent.loop import (
     SYSTEM_PROMPT,
     TOKEN_EFFICIENT_TOOLS_BETA_FLAG,
     APIProvider,

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.events import Done, ToolResultEvent, ToolStarted
-from computer_use_demo.history import STOPPED_BY_USER, heal
-from computer_use_demo.loop import agent_events
+from computer_use_demo.agent.events import Done, ToolResultEvent, ToolStarted
+from computer_use_demo.agent.history import STOPPED_BY_USER, heal
+from computer_use_demo.agent.loop import agent_events
 from tests.fake_api import FakeAnthropicAPI, message, text
 from tests.fake_api.server import DEFAULT_SECRET
 from tests.fake_api.toolset import HALT_TEXT, member_use
@@ -145,7 +145,7 @@ async def test_a_batch_taken_over_before_it_runs_is_answered_as_the_api_wants(
     fake_api: FakeAnthropicAPI, on_display: XDisplay, tmp_path: Path
 ) -> None:
     """Taken over while Claude answered: the first member is "not run", the rest halted."""
-    from computer_use_demo import pause
+    from computer_use_demo.agent import pause
 
     fake_api.push(
         message(
@@ -179,7 +179,7 @@ async def test_a_4k_screen_is_sent_within_the_model_limits(
 
     from PIL import Image
 
-    from computer_use_demo.screen import HIGH_RES_IMAGES
+    from computer_use_demo.desktop.screen import HIGH_RES_IMAGES
 
     fake_api.push(message(member_use("screenshot", {}, "toolu_s")), message(text("seen")))
     with xvfb(range(90, 100), 3840, 2160) as big:

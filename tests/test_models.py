@@ -8,8 +8,8 @@ import typing
 
 import pytest
 
-from computer_use_demo import models
-from computer_use_demo.thinking import THINKING_EFFORTS, THINKING_MODES
+from computer_use_demo.agent import models
+from computer_use_demo.agent.thinking import THINKING_EFFORTS, THINKING_MODES
 from computer_use_demo.tools import TOOL_GROUPS_BY_VERSION
 
 

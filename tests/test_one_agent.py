@@ -16,16 +16,16 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from computer_use_demo import ui_runner
-from computer_use_demo.desktop_lock import (
+from computer_use_demo.agent.events import ErrorEvent
+from computer_use_demo.agent.loop import agent_events, sampling_loop
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.desktop.lock import (
     DESKTOP_BUSY,
     DesktopBusy,
     DesktopLock,
     DesktopUnavailable,
 )
-from computer_use_demo.events import ErrorEvent
-from computer_use_demo.loop import agent_events, sampling_loop
-from computer_use_demo.trajectory import Trajectory
+from computer_use_demo.sessions.trajectory import Trajectory
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.loop import (
     collect,
@@ -40,7 +40,7 @@ from tests.support.loop import (
 from tests.support.ui import all_text, app, chat_tab, run_until, ui_home  # noqa: F401
 
 HOLD = (
-    "import sys, time; from computer_use_demo.desktop_lock import DesktopLock; "
+    "import sys, time; from computer_use_demo.desktop.lock import DesktopLock; "
     "DesktopLock(sys.argv[1]).acquire('the CLI test'); print('locked', flush=True); "
     "time.sleep(120)"
 )

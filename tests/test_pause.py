@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo import pause as p
-from computer_use_demo.events import Done, Paused, Resumed, ToolResultEvent
-from computer_use_demo.loop import agent_events
+from computer_use_demo.agent import pause as p
+from computer_use_demo.agent.events import Done, Paused, Resumed, ToolResultEvent
+from computer_use_demo.agent.loop import agent_events
+from computer_use_demo.sessions.trajectory import rebuild_messages
 from computer_use_demo.tools import ComputerTool20250124, ToolCollection
-from computer_use_demo.trajectory import rebuild_messages
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.loop import (
     DISPLAYS,

@@ -15,9 +15,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from computer_use_demo.events import ApiExchange, ErrorEvent, ToolResultEvent, to_json
-from computer_use_demo.loop import PROMPT_CACHING_BETA_FLAG, LoopConfig
-from computer_use_demo.providers import VERTEX_ACCESS_TOKEN_ENV
+from computer_use_demo.agent.events import ApiExchange, ErrorEvent, ToolResultEvent, to_json
+from computer_use_demo.agent.loop import PROMPT_CACHING_BETA_FLAG, LoopConfig
+from computer_use_demo.agent.providers import VERTEX_ACCESS_TOKEN_ENV
 from tests.fake_api import (
     DEFAULT_AWS,
     DEFAULT_VERTEX_TOKEN,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo.events import (
+from computer_use_demo.agent.events import (
     REDACTED,
     AssistantBlock,
     Done,
@@ -23,19 +23,19 @@ from computer_use_demo.events import (
     redact_headers,
     to_json,
 )
-from computer_use_demo.redaction import (
+from computer_use_demo.agent.redaction import (
     is_secret_env,
     known_secrets,
     redact_json,
     remember_secret,
     stream_safe,
 )
-from computer_use_demo.replay import render_html
+from computer_use_demo.app.render import display_body, progress_text, redact_url
+from computer_use_demo.sessions.replay import render_html
+from computer_use_demo.sessions.trajectory import Trajectory
 from computer_use_demo.tools.base import CLIResult
 from computer_use_demo.tools.bash import BashTool
 from computer_use_demo.tools.run import run
-from computer_use_demo.trajectory import Trajectory
-from computer_use_demo.ui_render import display_body, progress_text, redact_url
 from tests.support.ui import IMAGE
 
 

@@ -62,8 +62,8 @@ def test_streamlit_import_runs_nothing_and_touches_no_config(tmp_path: Path) -> 
 
 
 def test_streamlit_reference_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from computer_use_demo import models
     from computer_use_demo import streamlit as app
+    from computer_use_demo.agent import models
     from computer_use_demo.loop import APIProvider
 
     assert [s.value for s in app.Sender] == ["user", "assistant", "tool"]
@@ -122,7 +122,7 @@ def test_streamlit_reference_names(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 def test_streamlit_interruption_blocks() -> None:
     from computer_use_demo import streamlit as app
-    from computer_use_demo.history import heal
+    from computer_use_demo.agent.history import heal
 
     stopped = {
         "role": "assistant",

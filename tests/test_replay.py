@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from computer_use_demo.events import (
+from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     Done,
@@ -15,7 +15,7 @@ from computer_use_demo.events import (
     Usage,
     UserMessage,
 )
-from computer_use_demo.replay import render_html
+from computer_use_demo.sessions.replay import render_html
 from computer_use_demo.tools.base import CLIResult, ToolResult
 from tests.support.images import png_b64
 

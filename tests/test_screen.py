@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from computer_use_demo.screen import Scaling, ScreenError, encode_png, fit_within
+from computer_use_demo.desktop.screen import Scaling, ScreenError, encode_png, fit_within
 
 
 @pytest.mark.parametrize(

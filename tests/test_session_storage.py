@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from computer_use_demo import ui_runner
-from computer_use_demo.events import Done, ToolResultEvent, UserMessage
+from computer_use_demo.agent.events import Done, ToolResultEvent, UserMessage
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.sessions.trajectory import EVENTS_FILE, Trajectory
 from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
-from computer_use_demo.trajectory import EVENTS_FILE, Trajectory
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.images import png_b64
 from tests.support.loop import config, fake_api_fixture  # noqa: F401 - fixture

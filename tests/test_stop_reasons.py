@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.events import Done, ToolResultEvent, ToolStarted
-from computer_use_demo.stop_reasons import after_response
+from computer_use_demo.agent.events import Done, ToolResultEvent, ToolStarted
+from computer_use_demo.agent.stop_reasons import after_response
 from computer_use_demo.tools import ToolCollection
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.loop import (  # noqa: F401 - fixture
@@ -168,7 +168,7 @@ def test_the_table_of_outcomes(
 
 
 def test_done_detail_survives_json() -> None:
-    from computer_use_demo.events import event_from_json, to_json
+    from computer_use_demo.agent.events import event_from_json, to_json
 
     event = Done(reason="refusal", steps=1, detail="declined")
     assert event_from_json(to_json(event)) == event

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.events import ToolStarted
+from computer_use_demo.agent.events import ToolStarted
 from tests.fake_api import FakeAnthropicAPI, message, text
 from tests.fake_api.toolset import HALT_TEXT, member_use
 from tests.support.loop import collect, config, done, fake_api_fixture, of, user  # noqa: F401

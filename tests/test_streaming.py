@@ -12,7 +12,7 @@ from typing import Any
 import anthropic
 import httpx
 
-from computer_use_demo.events import (
+from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     Done,
@@ -21,7 +21,7 @@ from computer_use_demo.events import (
     event_from_json,
     to_json,
 )
-from computer_use_demo.loop import agent_events
+from computer_use_demo.agent.loop import agent_events
 from tests.fake_api import FakeAnthropicAPI, message, redacted_thinking, text, thinking, tool_use
 from tests.support.loop import (
     collect,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo import model_lookup, models
-from computer_use_demo.events import AssistantBlock, ErrorEvent
-from computer_use_demo.loop import LoopConfig, ThinkingEffort, ThinkingMode, sampling_loop
+from computer_use_demo.agent import model_lookup, models
+from computer_use_demo.agent.events import AssistantBlock, ErrorEvent
+from computer_use_demo.agent.loop import LoopConfig, ThinkingEffort, ThinkingMode, sampling_loop
 from computer_use_demo.tools import ToolCollection
 from tests.fake_api import FakeAnthropicAPI, message, redacted_thinking, text, thinking, tool_use
 from tests.support.loop import (  # noqa: F401 - fixture

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo import ui_runner
-from computer_use_demo.events import AssistantBlock, Done, ToolResultEvent, UserMessage
+from computer_use_demo.agent.events import AssistantBlock, Done, ToolResultEvent, UserMessage
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.sessions.trajectory import Trajectory
 from computer_use_demo.tools import BashTool20250124, CLIResult, ToolCollection
-from computer_use_demo.trajectory import Trajectory
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.fake_api.validate import Invalid, validate_request
 from tests.support.loop import collect, config, done, fake_api_fixture, of, user  # noqa: F401

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo import ui_runner
-from computer_use_demo.trajectory import Trajectory, list_trajectories
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.sessions.trajectory import Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text
 from tests.fake_api.server import DEFAULT_SECRET
 from tests.fake_api.toolset import HALT_TEXT, member_use

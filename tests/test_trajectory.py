@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from computer_use_demo import history as h
-from computer_use_demo.events import (
+from computer_use_demo.agent import history as h
+from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     Done,
@@ -15,8 +15,8 @@ from computer_use_demo.events import (
     ToolResultEvent,
     UserMessage,
 )
+from computer_use_demo.sessions.trajectory import Trajectory, list_trajectories
 from computer_use_demo.tools import ToolCollection, ToolFailure, ToolResult
-from computer_use_demo.trajectory import Trajectory, list_trajectories
 from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.images import png_b64
 from tests.support.loop import (
@@ -121,8 +121,8 @@ def test_list_trajectories_newest_first_with_steps(tmp_path: Path) -> None:
 
 
 def test_rebuilding_never_changes_the_saved_done() -> None:
-    from computer_use_demo.events import AssistantBlock, Done, StepStarted
-    from computer_use_demo.trajectory import rebuild_messages
+    from computer_use_demo.agent.events import AssistantBlock, Done, StepStarted
+    from computer_use_demo.sessions.trajectory import rebuild_messages
 
     history = [
         {"role": "user", "content": [{"type": "text", "text": "hi"}]},

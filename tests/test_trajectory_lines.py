@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.events import (
+from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     Done,
@@ -24,8 +24,8 @@ from computer_use_demo.events import (
     UserMessage,
     to_json,
 )
+from computer_use_demo.sessions.trajectory import Trajectory, encode_line
 from computer_use_demo.tools import CLIResult, ToolFailure, ToolResult
-from computer_use_demo.trajectory import Trajectory, encode_line
 from tests.support.images import png_b64
 
 #: Every character str.splitlines() splits at (json.dumps(ensure_ascii=False) writes all but

@@ -5,9 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from computer_use_demo import ui_runner
-from computer_use_demo.events import TRANSIENT, AssistantBlock, BudgetExceeded, ToolResultEvent
-from computer_use_demo.trajectory import Trajectory
+from computer_use_demo.agent.events import (
+    TRANSIENT,
+    AssistantBlock,
+    BudgetExceeded,
+    ToolResultEvent,
+)
+from computer_use_demo.app import runner as ui_runner
+from computer_use_demo.sessions.trajectory import Trajectory
 from tests.fake_api import message, text, tool_use
 from tests.support.loop import config, fake_api_fixture  # noqa: F401 - fixture
 

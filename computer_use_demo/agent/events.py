@@ -11,6 +11,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+from ..tools.base import CLIResult, ToolFailure, ToolResult
+from ..tools.events import ToolResultEvent as ToolResultEvent
+from ..tools.events import ToolStarted as ToolStarted
+
 # The name rules live with the value rules in redaction.py; re-exported for the loop and the UI.
 from .redaction import REDACTED as REDACTED
 from .redaction import is_secret_header as is_secret_header
@@ -18,7 +22,6 @@ from .redaction import is_secret_name as is_secret_name
 from .redaction import name_words as name_words
 from .redaction import redact_headers as redact_headers
 from .redaction import redact_json
-from .tools.base import ToolResult
 
 #: How a run ended. Besides end_turn, max_steps, stopped, error and budget, the stop reasons
 #: that end a run (stop_reasons.py): a refusal, an answer cut off at max_tokens, a full
@@ -58,31 +61,6 @@ class AssistantBlock:
 
     kind: ClassVar[str] = "assistant"
     block: dict[str, Any]
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToolStarted:
-    """A tool_use is about to run (the UI's "current action")."""
-
-    kind: ClassVar[str] = "tool_started"
-    tool_use_id: str
-    name: str
-    input: dict[str, Any]
-    toolset_name: str | None = None  # set for a member of a toolset (name is the member)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ToolResultEvent:
-    """The result of one tool_use."""
-
-    kind: ClassVar[str] = "tool_result"
-    tool_use_id: str
-    name: str
-    result: ToolResult
-    toolset_name: str | None = None  # set for a member of a toolset; its tool_result echoes it
-    #: The screenshot's file when it was left on disk (Trajectory.events(images=False)):
-    #: ``result.base64_image`` is None then, and the UI shows the file.
-    image_file: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,8 +286,6 @@ def to_json(event: Event) -> dict[str, Any]:
 
 def event_from_json(data: dict[str, Any]) -> Event:
     """The event ``to_json`` made; raises ValueError for an unknown kind."""
-    from .tools import base
-
     data = dict(data)
     kind = data.pop("kind", None)
     cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
@@ -317,7 +293,7 @@ def event_from_json(data: dict[str, Any]) -> Event:
         raise ValueError(f"unknown event kind {kind!r}")
     if cls is ToolResultEvent:
         result = dict(data["result"])
-        result_cls = {"CLIResult": base.CLIResult, "ToolFailure": base.ToolFailure}.get(
+        result_cls = {"CLIResult": CLIResult, "ToolFailure": ToolFailure}.get(
             result.pop("class", ""), ToolResult
         )
         data["result"] = result_cls(**result)

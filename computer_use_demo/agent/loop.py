@@ -27,13 +27,30 @@ from anthropic import (
 )
 from anthropic.types.beta import BetaContentBlockParam, BetaMessage, BetaMessageParam
 
+from ..desktop.lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
+from ..tools import (
+    TOOL_GROUPS_BY_VERSION,
+    BaseAnthropicTool,
+    ToolCollection,
+    ToolFailure,
+    ToolResult,
+    ToolVersion,
+)
+from ..tools.approval import Approver, auto_approve
+from ..tools.approval_policy import (
+    RUN_EVERYTHING,
+    ApprovalPolicy,
+    Ask,
+    PolicyApprover,
+    screen_crop,
+)
+from ..tools.collection import HALT_TEXT, NOT_EXECUTED
 from . import history as h
 from . import model_lookup, stop_reasons, thinking
 from . import pause as pauses
 from .api_call import ApiCaller
 from .budget import Budget
 from .context import MIN_COMPACTION_TRIGGER, ContextPlan
-from .desktop_lock import DESKTOP_BUSY, DesktopLock, DesktopUnavailable, hold_desktop
 from .events import (
     ApiExchange,
     AssistantBlock,
@@ -56,23 +73,6 @@ from .providers import (
 )
 from .request import RequestBody
 from .thinking import ThinkingEffort, ThinkingMode
-from .tools import (
-    TOOL_GROUPS_BY_VERSION,
-    BaseAnthropicTool,
-    ToolCollection,
-    ToolFailure,
-    ToolResult,
-    ToolVersion,
-)
-from .tools.approval import Approver, auto_approve
-from .tools.approval_policy import (
-    RUN_EVERYTHING,
-    ApprovalPolicy,
-    Ask,
-    PolicyApprover,
-    screen_crop,
-)
-from .tools.collection import HALT_TEXT, NOT_EXECUTED
 from .usage import UsageTally
 
 __all__ = [
@@ -135,7 +135,7 @@ class LoopConfig:
     #: Dollar caps (budget.py): a run stops before a call that could pass one.
     max_run_cost_usd: float | None = None
     max_session_cost_usd: float | None = None
-    #: One agent per desktop: a run takes its display's lock or fails (desktop_lock.py).
+    #: One agent per desktop: a run takes its display's lock or fails (desktop/lock.py).
     lock_desktop: bool = True
     #: What the lock says holds the desktop (the app names the session).
     run_label: str = ""
@@ -475,7 +475,7 @@ class _Resources:
             self.info = await run_model_info(config, self.client)  # checks the thinking set-up
         except (ProviderError, ValueError) as e:
             return ErrorEvent(message=str(e), error_type="configuration_error")
-        try:  # one agent per desktop (desktop_lock.py); released in finally, or by the kernel
+        try:  # one agent per desktop (desktop/lock.py); released in finally, or by the kernel
             if config.lock_desktop:
                 self.desktop = hold_desktop(self.tools.tools, owner=config.run_label)
         except DesktopUnavailable as e:

@@ -16,9 +16,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
-from .thinking import OffType, ThinkingEffort, ThinkingMode
-from .tools.groups import ToolVersion
+from ..tools.groups import ToolVersion
+
+#: The thinking modes a run can ask for (thinking.py turns them into request fields).
+ThinkingMode = Literal["adaptive", "extended", "off"]
+ThinkingEffort = Literal["low", "medium", "high", "xhigh", "max"]
+#: How a model that thinks by default is told not to (``thinking.type``).
+OffType = Literal["disabled", "between_tools"]
 
 
 @dataclass(frozen=True, kw_only=True)

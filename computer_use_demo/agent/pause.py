@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ..tools.base import ToolFailure
 from . import history as h
 from .events import Paused, Resumed, ToolResultEvent
-from .tools.base import ToolFailure
 
 #: Where the person's control of the desktop is noted (image/start_webapp.sh sets it).
 CONTROL_FILE_ENV = "CONTROL_FILE"

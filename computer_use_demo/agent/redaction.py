@@ -19,6 +19,9 @@ from collections.abc import Iterable, Mapping
 from itertools import pairwise
 from typing import Any
 
+from ..desktop.processes import PATH_ENV_NAMES, is_secret_env
+from ..desktop.processes import scrubbed_env as scrubbed_env
+
 REDACTED = "[REDACTED]"
 #: Shorter values are not replaced: they would blank out ordinary words.
 MIN_SECRET_LENGTH = 8
@@ -41,32 +44,6 @@ SECRET_HEADER_WORDS = frozenset(
         "signature",
     }
 )
-
-#: Environment variables that hold a provider credential or one of ours, by name; anything
-#: ending in _API_KEY, _TOKEN or _PASSWORD, or containing _SECRET, counts too.
-SECRET_ENV_NAMES = frozenset(
-    {
-        "ANTHROPIC_API_KEY",
-        "ANTHROPIC_AUTH_TOKEN",
-        "ANTHROPIC_VERTEX_ACCESS_TOKEN",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_SECURITY_TOKEN",
-        "AWS_BEARER_TOKEN_BEDROCK",
-        "GOOGLE_APPLICATION_CREDENTIALS",
-        "GOOGLE_API_KEY",
-        "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE",
-        "ACCESS_TOKEN",
-        "VNC_PASSWORD",
-        "API_KEY",
-    }
-)
-SECRET_ENV_SUFFIXES = ("_API_KEY", "_TOKEN", "_PASSWORD")
-SECRET_ENV_PARTS = ("_SECRET",)
-#: Values of these secret variables are paths, not secrets: removed from the environment, but
-#: not replaced in text (every mention of the folder would turn into [REDACTED]).
-PATH_ENV_NAMES = frozenset({"GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE"})
 
 
 def name_words(name: str) -> frozenset[str]:
@@ -97,23 +74,6 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
         name.lower(): REDACTED if is_secret_header(name) else value
         for name, value in headers.items()
     }
-
-
-def is_secret_env(name: str) -> bool:
-    """Whether the environment variable ``name`` holds a secret (image/lib.sh has the same rule
-    for the desktop's processes; tests/test_redaction.py checks that the two agree)."""
-    upper = name.upper()
-    return (
-        upper in SECRET_ENV_NAMES
-        or upper.endswith(SECRET_ENV_SUFFIXES)
-        or any(part in upper for part in SECRET_ENV_PARTS)
-    )
-
-
-def scrubbed_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: ours) without a secret: what every process the tools start gets."""
-    env = os.environ if env is None else env
-    return {k: v for k, v in env.items() if not is_secret_env(k)}
 
 
 _known: set[str] = set()

@@ -12,15 +12,13 @@ Three modes, as the reference has them now:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, get_args
 
-if TYPE_CHECKING:
-    from .models import ModelInfo
-
-ThinkingMode = Literal["adaptive", "extended", "off"]
-ThinkingEffort = Literal["low", "medium", "high", "xhigh", "max"]
-#: How a model that thinks by default is told not to (``thinking.type``).
-OffType = Literal["disabled", "between_tools"]
+# The words a model's capabilities are described in live with the model table.
+from .models import ModelInfo
+from .models import OffType as OffType
+from .models import ThinkingEffort as ThinkingEffort
+from .models import ThinkingMode as ThinkingMode
 
 THINKING_MODES: tuple[ThinkingMode, ...] = get_args(ThinkingMode)
 THINKING_EFFORTS: tuple[ThinkingEffort, ...] = get_args(ThinkingEffort)

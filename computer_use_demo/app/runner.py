@@ -21,8 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .desktop_lock import DesktopBusy, DesktopLock, display_of
-from .events import (
+from ..agent.events import (
     TRANSIENT,
     ApprovalAnswered,
     ApprovalAsked,
@@ -32,19 +31,20 @@ from .events import (
     Usage,
     UserMessage,
 )
-from .history import heal, is_blank
-from .loop import LoopConfig, agent_events, build_tools
-from .pause import PauseGate, control_file
-from .streaming import LiveText
-from .tools import ToolCollection
-from .tools.approval_policy import ApprovalRequest
-from .trajectory import (
+from ..agent.history import heal, is_blank
+from ..agent.loop import LoopConfig, agent_events, build_tools
+from ..agent.pause import PauseGate, control_file
+from ..agent.streaming import LiveText
+from ..desktop.lock import DesktopBusy, DesktopLock, display_of
+from ..sessions.trajectory import (
     EVENTS_FILE,
     Trajectory,
     TrajectoryInfo,
     list_trajectories,
     rebuild_messages,
 )
+from ..tools import ToolCollection
+from ..tools.approval_policy import ApprovalRequest
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from . import model_lookup, models
-from .providers import VERTEX_ACCESS_TOKEN_ENV
-from .thinking import THINKING_EFFORTS, THINKING_MODES
-from .tools.approval_policy import MODES, ApprovalPolicy
-from .tools.groups import TOOL_VERSIONS
+from ..agent import model_lookup, models
+from ..agent.providers import VERTEX_ACCESS_TOKEN_ENV
+from ..agent.thinking import THINKING_EFFORTS, THINKING_MODES
+from ..tools.approval_policy import MODES, ApprovalPolicy
+from ..tools.groups import TOOL_VERSIONS
 
 API_KEY_FILE = "api_key"
 SYSTEM_PROMPT_FILE = "system_prompt"

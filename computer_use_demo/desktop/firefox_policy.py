@@ -1,25 +1,20 @@
-"""Firefox's enterprise policy for the desktop, with the allowed-domains setting applied.
+"""Firefox's enterprise policy for the desktop, with an allow-list of domains applied.
 
-image/start_desktop.sh runs ``python -m computer_use_demo.firefox_policy BASE TARGET`` when
-the desktop starts: BASE (image/desktop/firefox-policies.json, first-run nags off) plus, when
+The policy is the base (image/desktop/firefox-policies.json, first-run nags off) plus, when
 domains are allowed, a ``WebsiteFilter`` that blocks every site (``<all_urls>``) except those
 domains and their subdomains (``*://*.example.com/*``; Firefox blocks top-level pages and
-frames, not every request). The domains come from ``$FIREFOX_ALLOWED_DOMAINS`` if set, else
-from the chat app's ``firefox_allowed_domains`` setting; empty means no restriction.
+frames, not every request). Which domains is the agent half's setting: app/firefox.py.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-ENV = "FIREFOX_ALLOWED_DOMAINS"
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9-]{1,63}$")
 
 
@@ -53,15 +48,6 @@ def with_allow_list(policy: dict[str, Any], domains: list[str] | None) -> dict[s
     return {**policy, "policies": policies}
 
 
-def configured_domains() -> str:
-    """The setting: the environment's, else the chat app's saved one."""
-    if ENV in os.environ:
-        return os.environ[ENV]
-    from .ui_settings import load_settings
-
-    return load_settings().firefox_allowed_domains
-
-
 def write(base: Path, target: Path, domains: list[str] | None) -> None:
     """Write the policy atomically, readable by everyone (Firefox runs as the desktop's user)."""
     policy = with_allow_list(json.loads(base.read_text(encoding="utf-8")), domains)
@@ -76,23 +62,3 @@ def write(base: Path, target: Path, domains: list[str] | None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("base", type=Path)
-    parser.add_argument("target", type=Path)
-    args = parser.parse_args(argv)
-    setting = configured_domains()
-    domains, bad = parse_domains(setting)
-    if bad:  # said, and left out: a typo must not open every site
-        print(f"firefox policy: not a domain name, ignored: {', '.join(bad)}", file=sys.stderr)
-    restricted = domains if setting.strip() else None
-    write(args.base, args.target, restricted)
-    if restricted is not None:
-        print(f"firefox policy: only {', '.join(domains) or 'no site'}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -28,6 +28,8 @@ from typing import Literal
 
 from PIL import Image, ImageGrab
 
+from .processes import run_process
+
 #: Targets for screens bigger than XGA, chosen by aspect ratio.
 SCALING_TARGETS: dict[str, tuple[int, int]] = {
     "XGA": (1024, 768),  # 4:3
@@ -260,13 +262,12 @@ class Screen:
             raise ScreenError(f"cannot read display {self.display}: {exc}") from exc
 
     async def _grab_scrot(self) -> Image.Image:
-        # Imported here: the tools package imports this module (computer tool).
-        from .tools.run import run
-
         with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:
             path = os.path.join(tmp, "screen.png")
             env = {**os.environ, "DISPLAY": self.display}
-            code, _, err = await run(["scrot", "--silent", "--pointer", path], timeout=20, env=env)
+            code, _, err = await run_process(
+                ["scrot", "--silent", "--pointer", path], timeout=20, env=env
+            )
             if code != 0:
                 raise ScreenError(f"scrot failed on display {self.display}: {err.strip()}")
             try:

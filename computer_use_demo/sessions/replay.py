@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from .events import (
+from ..agent.events import (
     ApprovalAnswered,
     ApprovalAsked,
     AssistantBlock,
@@ -26,9 +26,9 @@ from .events import (
     UserMessage,
     redact_event,
 )
-from .history import image_media_type
-from .redaction import known_secrets, scrub
-from .ui_render import format_error, usage_line, usage_totals
+from ..agent.history import image_media_type
+from ..agent.redaction import known_secrets, scrub
+from .summary import format_error, usage_line, usage_totals
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 980px; margin: 2em auto; padding: 0 1em;

@@ -34,8 +34,8 @@ from typing import Any
 
 from anthropic.types.beta import BetaMessageParam
 
-from . import history as h
-from .events import (
+from ..agent import history as h
+from ..agent.events import (
     ApiExchange,
     AssistantBlock,
     Done,
@@ -48,7 +48,7 @@ from .events import (
     redact_event,
     to_json,
 )
-from .pause import note_blocks
+from ..agent.pause import note_blocks
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""The executors of the computer-use tools, and the table of their API versions."""
+"""The computer-use tools as the API knows them: their versions as data, schemas and validation,
+the collection (batches, approvals) and the executors' API semantics (scaling, editor commands).
+It may import the desktop, nothing above it. The reference's import paths start here."""
 
 from .approval import Approval, Approver, auto_approve
 from .base import (

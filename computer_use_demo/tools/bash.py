@@ -32,8 +32,9 @@ from typing import Any, TypeVar
 
 from anthropic.types.beta import BetaToolBash20241022Param, BetaToolBash20250124Param
 
+from ..desktop.processes import kill_group, signal_group, spawn
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import MAX_RESPONSE_LEN, kill_group, maybe_truncate, signal_group, spawn
+from .run import MAX_RESPONSE_LEN, maybe_truncate
 from .specs import BASH_20241022, BASH_20250124
 
 DEFAULT_TIMEOUT = 120.0

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 from anthropic.lib.tools._toolsets._runnable import HALT_TEXT, NOT_EXECUTED
@@ -27,9 +27,8 @@ from .approval import Approver, auto_approve
 from .approval_policy import action_of
 from .base import BaseAnthropicTool, ToolError, ToolFailure, ToolResult
 from .computer_toolset import ComputerToolset20260801
-
-if TYPE_CHECKING:
-    from ..events import ToolResultEvent, ToolStarted
+from .events import ToolResultEvent, ToolStarted
+from .results import STOPPED_BY_USER, tool_result_block
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +184,6 @@ class ToolCollection:
         A stop request between calls ends the turn (the caller answers the calls left over);
         during a call it cancels the call, which is answered "stopped by the user".
         """
-        # The layers above the tools import this module: theirs are imported when used.
-        from ..events import ToolResultEvent, ToolStarted
-        from ..history import STOPPED_BY_USER, tool_result_block
-
         failed: set[str] = set()  # toolsets whose member failed this turn
         stop_waiter = asyncio.ensure_future(stop.wait())
         try:
@@ -235,8 +230,6 @@ class ToolCollection:
             stop_waiter.cancel()
 
     async def _run_plain(self, call: dict[str, Any]) -> tuple[ToolResult, dict[str, Any]]:
-        from ..history import tool_result_block
-
         tool_input = call["input"] if isinstance(call["input"], Mapping) else {}
         action = action_of(call["name"], tool_input)
         approval = await self.approve(call["name"], action, tool_input)
@@ -249,8 +242,6 @@ class ToolCollection:
     async def _run_member(self, call: dict[str, Any]) -> tuple[ToolResult, dict[str, Any]]:
         """One toolset member call through the SDK's ``tool_result()`` (its block as the API
         wants it, ``toolset_name`` echoed), and the same outcome as a ToolResult."""
-        from ..history import tool_result_block
-
         toolset_name = call["toolset_name"]
         toolset = self.toolsets.get(toolset_name)
         if toolset is None:

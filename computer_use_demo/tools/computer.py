@@ -31,7 +31,7 @@ from typing import Any, ClassVar, Literal, TypedDict, get_args
 from anthropic.types.beta import BetaToolUnionParam
 from PIL import Image
 
-from ..screen import SCALING_TARGETS, Scaling, Screen, ScreenError, encode_png, fit_within
+from ..desktop.screen import SCALING_TARGETS, Scaling, Screen, ScreenError, encode_png, fit_within
 from .base import BaseAnthropicTool, ToolError, ToolResult, ToolSpec
 from .run import run
 from .specs import COMPUTER_20241022, COMPUTER_20250124, COMPUTER_20251124

@@ -48,7 +48,7 @@ from anthropic.types.beta import (
     BetaComputerZoomInput,
 )
 
-from ..screen import HIGH_RES_IMAGES, ImageLimits, Screen, ScreenError
+from ..desktop.screen import HIGH_RES_IMAGES, ImageLimits, Screen, ScreenError
 from .approval import Approver, auto_approve
 from .base import ToolError, ToolResult
 from .computer import ComputerTool20251124

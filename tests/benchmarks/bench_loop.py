@@ -29,8 +29,8 @@ import httpx2
 from anthropic import AsyncAnthropic
 from PIL import Image, ImageDraw
 
-from computer_use_demo.events import Done, StepStarted
-from computer_use_demo.loop import LoopConfig, agent_events
+from computer_use_demo.agent.events import Done, StepStarted
+from computer_use_demo.agent.loop import LoopConfig, agent_events
 from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
 from tests.benchmarks.stats import p95
 

@@ -41,7 +41,7 @@ def screenshot(step: int) -> str:
 
 
 def make_session(root: Path, steps: int) -> None:
-    from computer_use_demo.events import (
+    from computer_use_demo.agent.events import (
         ApiExchange,
         AssistantBlock,
         Done,
@@ -51,8 +51,8 @@ def make_session(root: Path, steps: int) -> None:
         Usage,
         UserMessage,
     )
+    from computer_use_demo.sessions.trajectory import Trajectory
     from computer_use_demo.tools.base import ToolResult
-    from computer_use_demo.trajectory import Trajectory
 
     t = Trajectory.create(root, title="benchmark session")
     t.append(UserMessage(text="Do a long task"))
@@ -113,7 +113,7 @@ def main() -> None:
 
         from streamlit.testing.v1 import AppTest
 
-        from computer_use_demo import ui_runner
+        from computer_use_demo.app import runner as ui_runner
 
         warm = AppTest.from_file(APP, default_timeout=120)
         warm.run()  # imports, first compile: not what a user waits for on a running server

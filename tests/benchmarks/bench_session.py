@@ -45,10 +45,10 @@ def folder_size(path: Path) -> int:
 
 def make_session(root: Path, runs: int, steps: int) -> Path:
     """The session, recorded by the app's runner; returns its folder."""
-    from computer_use_demo import ui_runner
-    from computer_use_demo.loop import LoopConfig
+    from computer_use_demo.agent.loop import LoopConfig
+    from computer_use_demo.app import runner as ui_runner
+    from computer_use_demo.sessions.trajectory import Trajectory
     from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
-    from computer_use_demo.trajectory import Trajectory
     from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 
     shots = iter(range(1, 1_000_000))
@@ -109,7 +109,7 @@ def main() -> None:
 
         from streamlit.testing.v1 import AppTest
 
-        from computer_use_demo import ui_runner
+        from computer_use_demo.app import runner as ui_runner
 
         warm = AppTest.from_file(APP, default_timeout=300)
         warm.run()

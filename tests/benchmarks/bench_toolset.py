@@ -14,7 +14,7 @@ import base64
 
 from anthropic.types.beta import BetaToolUseBlock
 
-from computer_use_demo.screen import HIGH_RES_IMAGES
+from computer_use_demo.desktop.screen import HIGH_RES_IMAGES
 from computer_use_demo.tools.computer import ComputerTool20250124
 from computer_use_demo.tools.computer_toolset import ComputerToolset20260801
 from tests.benchmarks.bench_computer import DISPLAYS, report, start_xterm, stop, timed

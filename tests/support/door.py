@@ -1,4 +1,4 @@
-"""Knocking on the door (image/webapp/server.py) and on the ports behind it, as a client would:
+"""Knocking on the door (computer_use_demo/door/server.py) and on the ports behind it, as a client would:
 plain HTTP and websocket handshakes, from loopback or from another network namespace."""
 
 from __future__ import annotations

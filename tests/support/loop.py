@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from computer_use_demo.events import Done, Event
-from computer_use_demo.loop import LoopConfig, agent_events
+from computer_use_demo.agent.events import Done, Event
+from computer_use_demo.agent.loop import LoopConfig, agent_events
 from computer_use_demo.tools import FunctionTool, ToolCollection, ToolResult
 from tests.fake_api import FakeAnthropicAPI
 from tests.support.images import png_b64

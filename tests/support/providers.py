@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from computer_use_demo.providers import VERTEX_ACCESS_TOKEN_ENV
+from computer_use_demo.agent.providers import VERTEX_ACCESS_TOKEN_ENV
 from tests.fake_api import DEFAULT_AWS, DEFAULT_VERTEX_TOKEN, FakeAnthropicAPI
 
 VERTEX_PROJECT = "fake-project-1"

@@ -444,21 +444,21 @@ async def test_zoom_returns_full_detail_from_the_unscaled_screen(
 @pytest.mark.parametrize(
     ("cls", "params", "message"),
     [
-        (ComputerTool20250124, {"action": "zoom", "region": [0, 0, 5, 5]}, "Unknown action"),
-        (ComputerTool20241022, {"action": "scroll"}, "Unknown action"),
+        (ComputerTool20250124, {"action": "zoom", "region": [0, 0, 5, 5]}, "Invalid action: zoom"),
+        (ComputerTool20241022, {"action": "scroll"}, "Invalid action: scroll"),
         (ComputerTool20241022, {"action": "left_click", "coordinate": [5, 5]}, "mouse_move"),
         (
             ComputerTool20250124,
             {"action": "type", "text": "x", "coordinate": [1, 1]},
-            "`coordinate`",
+            "coordinate is not accepted for type: it takes `text`.",
         ),
-        (ComputerTool20250124, {"action": "key"}, "`text` is required"),
-        (ComputerTool20250124, {"action": "mouse_move", "coordinate": [1024, 5]}, "1024x768"),
+        (ComputerTool20250124, {"action": "key"}, "text is required for key"),
+        (ComputerTool20250124, {"action": "mouse_move", "coordinate": [1025, 5]}, "1024x768"),
         (ComputerTool20250124, {"action": "mouse_move", "coordinate": [5, -1]}, "0..767"),
         (ComputerTool20250124, {"action": "mouse_move", "coordinate": [5]}, "two integers"),
         (ComputerTool20250124, {"action": "wait", "duration": 101}, "between 0 and 100"),
         (ComputerTool20251124, {"action": "zoom", "region": [10, 10, 5, 5]}, "x0 < x1"),
-        (ComputerTool20250124, {"action": "screenshot", "text": "hi"}, "`text` is not accepted"),
+        (ComputerTool20250124, {"action": "screenshot", "text": "hi"}, "text is not accepted"),
     ],
 )
 async def test_bad_input_is_a_clear_tool_error(

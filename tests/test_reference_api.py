@@ -362,7 +362,7 @@ async def test_an_overridden_shell_runs_every_xdotool_command(
     tool = Logged(width=1920, height=1080, display_num=full_hd.number)
     await tool(action="mouse_move", coordinate=[683, 384])
     assert pointer(full_hd) == (960, 540)
-    assert tool.commands == [f"{tool.xdotool} mousemove 960 540"]
+    assert tool.commands == [f"{tool.xdotool} mousemove --sync 960 540"]
     # Model text reaches the override quoted: one argument, nothing interpreted.
     tool.commands.clear()
     marker = tmp_path / "ran"

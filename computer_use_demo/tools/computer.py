@@ -32,7 +32,7 @@ from anthropic.types.beta import BetaToolUnionParam
 from PIL import Image
 
 from ..desktop.screen import SCALING_TARGETS, Scaling, Screen, ScreenError, encode_png, fit_within
-from .base import BaseAnthropicTool, ToolError, ToolResult, ToolSpec
+from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult, ToolSpec
 from .run import run
 from .specs import COMPUTER_20241022, COMPUTER_20250124, COMPUTER_20251124
 
@@ -72,13 +72,23 @@ XDOTOOL_COMMANDS = frozenset(
 #: Every input field of the computer tool (the newest version's schema has them all).
 KNOWN_FIELDS = frozenset(COMPUTER_20251124.input_schema["properties"]) - {"action"}
 #: Fields an action takes besides the ones its schema requires (specs.py), from
-#: computer_20250124 on; computer_20241022 actions take only their required fields.
+#: computer_20250124 on; computer_20241022 actions take their required fields (and see below).
 _OPTIONAL_FIELDS_2025: dict[str, frozenset[str]] = {
     # The modifier of a click is `key`; the reference reads it from `text`: accept both.
     **{click: frozenset({"coordinate", "key", "text"}) for click in CLICKS},
-    "left_click_drag": frozenset({"start_coordinate"}),
+    "left_click_drag": frozenset({"start_coordinate", "key", "text"}),
     "scroll": frozenset({"coordinate", "text", "key"}),
 }
+#: computer_20241022's drag starts where the pointer is; code written for the reference may
+#: still name a start (the model cannot: the version's schema has no such field).
+_OPTIONAL_FIELDS_2024: dict[str, frozenset[str]] = {
+    "left_click_drag": frozenset({"start_coordinate"})
+}
+#: Fields required from computer_20250124 on besides the schema's: a drag names its start
+#: (as the reference requires; computer_20241022 drags from where the pointer is).
+_REQUIRED_2025: dict[str, tuple[str, ...]] = {"left_click_drag": ("start_coordinate",)}
+#: Pauses of a drag while the button is held (see ``pace_drag``).
+DRAG_PAUSE = "0.05"
 
 
 # ---- the reference's names -------------------------------------------------------------------
@@ -138,11 +148,17 @@ CLICK_BUTTONS: dict[str, int | str] = {
 
 def _accepted_fields(spec: ToolSpec) -> dict[str, frozenset[str]]:
     """The input fields each action of ``spec`` takes: required ones, plus optional ones."""
-    optional = {} if spec is COMPUTER_20241022 else _OPTIONAL_FIELDS_2025
+    optional = _OPTIONAL_FIELDS_2024 if spec is COMPUTER_20241022 else _OPTIONAL_FIELDS_2025
     return {
-        action: frozenset(spec.required_for(action)) | optional.get(action, frozenset())
+        action: frozenset(_required_fields(spec, action)) | optional.get(action, frozenset())
         for action in spec.choices
     }
+
+
+def _required_fields(spec: ToolSpec, action: str) -> tuple[str, ...]:
+    """The input fields ``action`` of ``spec`` cannot do without."""
+    extra = () if spec is COMPUTER_20241022 else _REQUIRED_2025.get(action, ())
+    return (*spec.required_for(action), *extra)
 
 
 def chunks(s: str, chunk_size: int) -> list[str]:
@@ -159,6 +175,47 @@ def typing_groups(text: str) -> list[tuple[str, int]]:
         for run in runs
         for chunk in chunks(run, TYPING_GROUP_SIZE)
     ]
+
+
+def pace_drag(args: Sequence[str]) -> list[str]:
+    """xdotool ``args`` with a drag's motion paced: while button 1 is held, each
+    ``mousemove [--sync] X Y`` is preceded by a pause and a move to the midpoint from the last
+    known position, and followed by a pause. Toolkits start a drag on a first motion and track
+    the next, and a press, one jump and a release in the same millisecond is often no drag at
+    all. Everything from a ``type`` on is text and left alone; other args are kept as they are.
+    """
+    out: list[str] = []
+    held, pos, i = False, None, 0
+    while i < len(args):
+        word = args[i]
+        if word == "type":
+            return [*out, *args[i:]]
+        if word in ("mousedown", "mouseup") and i + 1 < len(args):
+            if args[i + 1] == "1":
+                held = word == "mousedown"
+            out += args[i : i + 2]
+            i += 2
+            continue
+        if word == "mousemove":
+            sync = args[i + 1 : i + 2] == ["--sync"]
+            point = args[i + 1 + sync : i + 3 + sync]
+            if len(point) == 2 and all(v.isdigit() for v in point):
+                target = (int(point[0]), int(point[1]))
+                move = ["mousemove", *(["--sync"] if sync else []), *point]
+                if held:
+                    out += ["sleep", DRAG_PAUSE]
+                    if pos is not None:
+                        middle = [str((a + b) // 2) for a, b in zip(pos, target, strict=True)]
+                        out += ["mousemove", *middle, "sleep", DRAG_PAUSE]
+                    out += [*move, "sleep", DRAG_PAUSE]
+                else:
+                    out += move
+                pos = target
+                i += len(move)
+                continue
+        out.append(word)
+        i += 1
+    return out
 
 
 def key_args(text: str) -> list[str]:
@@ -180,6 +237,11 @@ class ComputerTool(BaseAnthropicTool):
 
     ``width``/``height``/``display_num`` default to $WIDTH/$HEIGHT/$DISPLAY_NUM; without a
     display number the tool uses $DISPLAY. This is also the reference's ``BaseComputerTool``.
+
+    Every action is an xdotool command line given to ``shell`` (one call for most actions, as
+    the reference's), and its picture comes from ``screenshot``: the two seams a fork
+    overrides, and the only path. The defaults make the line an argv list (no shell) and
+    settle the screenshot (``screen.Screen.settled``).
     """
 
     spec = COMPUTER_20250124
@@ -200,6 +262,11 @@ class ComputerTool(BaseAnthropicTool):
         display_num: int | None = None,
         screen: Screen | None = None,
     ) -> None:
+        if screen is not None:
+            width = width if width is not None else screen.scaling.screen_width
+            height = height if height is not None else screen.scaling.screen_height
+        #: The screen's size: set from $WIDTH/$HEIGHT, and may be assigned (as the reference's
+        #: tests do); ``scaling`` and ``options`` follow it.
         self.width = width if width is not None else int(os.environ.get("WIDTH") or 1024)
         self.height = height if height is not None else int(os.environ.get("HEIGHT") or 768)
         if display_num is None and os.environ.get("DISPLAY_NUM"):
@@ -207,12 +274,30 @@ class ComputerTool(BaseAnthropicTool):
         self.display_num = display_num
         self.display = f":{display_num}" if display_num is not None else os.environ.get("DISPLAY")
         self.screen = screen or Screen(self.display or "", self.width, self.height)
-        if not self._scaling_enabled:
-            self.screen.scaling = Scaling(self.width, self.height, self.width, self.height)
-        self.scaling = self.screen.scaling
+        self._scaling_key: tuple[Any, ...] | None = None
         self._fields = _accepted_fields(self.spec)
+        #: Whether an action is running (its first command notes the screen, to settle on).
+        self._acting = False
         #: The reference's command prefix for xdotool, as a command line.
         self.xdotool = f"DISPLAY={shlex.quote(self.display)} xdotool" if self.display else "xdotool"
+
+    @property
+    def scaling(self) -> Scaling:
+        """The screen's size and the size the API sees, from ``width``, ``height`` and
+        ``_scaling_enabled`` as they are now (the screen captures at that size too)."""
+        key = (self.width, self.height, bool(self._scaling_enabled), self.screen)
+        if key != self._scaling_key:
+            w, h, limits = self.width, self.height, self.screen.limits
+            try:
+                if not self._scaling_enabled:
+                    scaling = Scaling(w, h, w, h)
+                else:
+                    scaling = Scaling.within(w, h, limits) if limits else Scaling.for_screen(w, h)
+            except ScreenError as exc:
+                raise ToolError(str(exc)) from exc
+            self.screen.scaling = scaling
+            self._scaling_key = key
+        return self.screen.scaling
 
     @property
     def fields(self) -> Mapping[str, frozenset[str]]:
@@ -238,16 +323,19 @@ class ComputerTool(BaseAnthropicTool):
     # --- the reference's public methods -------------------------------------------------
 
     def scale_coordinates(self, source: ScalingSource, x: int, y: int) -> tuple[int, int]:
-        """Map a point between the API's space and the screen's (API points are checked
-        against the size the API sees: ToolError when off the screen). The screen's own size
-        maps to the API's size, as the reference's ``options`` rely on."""
-        try:
-            if ScalingSource(source) is ScalingSource.API:
-                return self.scaling.to_screen(x, y)
-            ax, ay = self.scaling.to_api(x, y)
-        except ScreenError as exc:
-            raise ToolError(str(exc)) from exc
+        """Map a point between the API's space and the screen's. API points are checked
+        against the picture the model sees (ToolError when off it); its far edge maps to the
+        screen's, and the screen's size to the API's, as the reference's ``options`` rely on."""
         s = self.scaling
+        if ScalingSource(source) is ScalingSource.API:
+            if not (0 <= x <= s.api_width and 0 <= y <= s.api_height):
+                raise ToolError(f"Coordinates {x}, {y} are out of bounds: {s.bounds}.")
+            sx, sy = s.to_screen(min(x, s.api_width - 1), min(y, s.api_height - 1))
+            return (
+                s.screen_width if x == s.api_width else sx,
+                s.screen_height if y == s.api_height else sy,
+            )
+        ax, ay = s.to_api(x, y)
         return (
             s.api_width if x == s.screen_width else ax,
             s.api_height if y == s.screen_height else ay,
@@ -260,16 +348,19 @@ class ComputerTool(BaseAnthropicTool):
         return self._screen_point(coordinate, "coordinate")
 
     async def screenshot(self) -> ToolResult:
-        """The screen now, as the API sees it (scaled), as a base64 PNG."""
-        return ToolResult(base64_image=await self.screen.screenshot())
+        """The screen now, as the API sees it (scaled), as a base64 PNG; after an action,
+        once the screen has settled."""
+        self.scaling  # noqa: B018 - the capture size follows width/height
+        image = await self.screen.screenshot(settle=self.screen.action_pending)
+        return ToolResult(base64_image=image)
 
     async def shell(self, command: str, take_screenshot: bool = True) -> ToolResult:
-        """Run a command line (with the screenshot that follows an action, if asked).
+        """Run a command line; with ``take_screenshot``, the screenshot that ends an action.
 
-        For forks, as in the reference. It is split with ``shlex`` and run without a shell
-        (leading ``NAME=value`` words set the environment, like ``self.xdotool``'s
-        ``DISPLAY=``): pipes, ``;`` and ``$`` are not interpreted. The tool's own actions
-        never come here unless a subclass overrides this method.
+        Every action's xdotool commands come here, as in the reference. The line is split with
+        ``shlex`` and run without a shell (leading ``NAME=value`` words set the environment,
+        like ``self.xdotool``'s ``DISPLAY=``): pipes, ``;`` and ``$`` are not interpreted.
+        xdotool drags are paced (``pace_drag``). The result is a CLIResult with the exit code.
         """
         words = shlex.split(command)
         env = {**os.environ, "DISPLAY": self.display or ""}
@@ -278,23 +369,35 @@ class ComputerTool(BaseAnthropicTool):
             env[name] = value
         if not words:
             raise ToolError(f"no command to run in {command!r}")
-        if take_screenshot and not self._overrides("screenshot"):
+        if words[0] == "xdotool":
+            words = ["xdotool", *pace_drag(words[1:])]
+        if (
+            (self._acting or take_screenshot)
+            and not self.screen.action_pending
+            and not self._overrides("screenshot")
+        ):
             await self.screen.before_action()
-        _code, out, err = await run(words, timeout=XDOTOOL_TIMEOUT, env=env)
-        if not take_screenshot:
-            return ToolResult(output=out or None, error=err or None)
-        return await self._settled(err.strip(), out or None)
+        try:
+            code, out, err = await run(words, timeout=XDOTOOL_TIMEOUT, env=env)
+        except FileNotFoundError as exc:
+            raise ToolError(f"cannot run {words[0]}: {exc.strerror}") from exc
+        result = CLIResult(output=out or None, error=err or None, exit_code=code)
+        if code != 0 or not take_screenshot:
+            return result
+        return await self._finish([result])
 
     def _overrides(self, method: str) -> bool:
-        """Whether a subclass replaced one of the reference's public methods."""
-        return getattr(type(self), method) is not getattr(ComputerTool, method)
+        """Whether one of the reference's public methods was replaced, by a subclass or on
+        the instance (as the reference's tests patch them)."""
+        bound = getattr(self, method)
+        return getattr(bound, "__func__", None) is not getattr(ComputerTool, method)
 
     # --- dispatch -----------------------------------------------------------------------
 
     async def __call__(self, *, action: str, **kwargs: Any) -> ToolResult:
         if action not in self.spec.choices:
             raise ToolError(
-                f"Unknown action {action!r} for {self.api_type}; valid actions: "
+                f"Invalid action: {action}. The actions of {self.api_type} are: "
                 + ", ".join(sorted(self.spec.choices))
             )
         if not self.display and not self._overrides("shell"):
@@ -306,36 +409,41 @@ class ComputerTool(BaseAnthropicTool):
             if name == "coordinate" and action in CLICKS:
                 hint = " Move the mouse there first with `mouse_move`."
             takes = ", ".join(f"`{f}`" for f in sorted(accepted)) or "no other fields"
-            raise ToolError(
-                f"`{name}` is not accepted for action `{action}` (it takes {takes}).{hint}"
-            )
-        for name in self.spec.required_for(action):
+            raise ToolError(f"{name} is not accepted for {action}: it takes {takes}.{hint}")
+        for name in _required_fields(self.spec, action):
             if name not in given:
-                raise ToolError(f"`{name}` is required for action `{action}`")
+                raise ToolError(f"{name} is required for {action}")
+        self._acting = action not in UNSETTLED_ACTIONS
         try:
-            if action not in UNSETTLED_ACTIONS and not self._overrides("screenshot"):
-                await self.screen.before_action()
             return await getattr(self, f"_{action}")(**given)
         except ScreenError as exc:
             raise ToolError(str(exc)) from exc
+        finally:
+            self._acting = False
 
     # --- helpers ------------------------------------------------------------------------
 
-    async def _run_xdotool(self, *args: str) -> tuple[int, str, str]:
-        """Run xdotool on our display: (returncode, stdout, stderr). Through an overriding
-        ``shell`` (which reports no exit status: its stderr counts as warnings), else argv."""
-        if self._overrides("shell"):
-            result = await self.shell(f"{self.xdotool} {shlex.join(args)}", take_screenshot=False)
-            return 0, result.output or "", result.error or ""
-        env = {**os.environ, "DISPLAY": self.display or ""}
-        return await run(["xdotool", *args], timeout=XDOTOOL_TIMEOUT, env=env)
+    def _command(self, *args: str) -> str:
+        """The command line of xdotool ``args`` on our display (each argument quoted)."""
+        return f"{self.xdotool} {shlex.join(args)}"
 
-    async def _xdotool(self, *args: str) -> str:
-        """Run xdotool on our display; return what it printed on stderr (warnings)."""
-        code, _out, err = await self._run_xdotool(*args)
-        if code != 0:
-            raise ToolError(f"xdotool {args[0]} failed: {err.strip() or f'exit status {code}'}")
-        return err.strip()
+    def _checked(self, result: ToolResult, what: str) -> ToolResult:
+        """``result``, or ToolError if its command failed (a default ``shell`` reports the
+        exit code; an overriding one reports none, and its stderr counts as warnings)."""
+        code = getattr(result, "exit_code", None)
+        if code:
+            raise ToolError(f"xdotool {what} failed: {(result.error or '').strip() or code}")
+        return result
+
+    async def _xdotool(self, *args: str) -> ToolResult:
+        """Run xdotool ``args`` as one step of an action (no screenshot)."""
+        return self._checked(await self.shell(self._command(*args), take_screenshot=False), args[0])
+
+    async def _act(self, *args: str) -> ToolResult:
+        """Run xdotool ``args`` as a whole action: one ``shell`` call, screenshot included."""
+        if not self.screenshot_after_action:
+            return await self._finish([await self._xdotool(*args)])
+        return self._checked(await self.shell(self._command(*args)), args[0])
 
     def _screen_point(self, coordinate: Any, name: str) -> tuple[int, int]:
         if (
@@ -343,42 +451,43 @@ class ComputerTool(BaseAnthropicTool):
             or len(coordinate) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in coordinate)
         ):
-            raise ToolError(f"`{name}` must be a list of two integers [x, y], got {coordinate!r}")
+            raise ToolError(f"{name} must be a list of two integers [x, y], got {coordinate!r}")
         return self.scale_coordinates(ScalingSource.API, coordinate[0], coordinate[1])
 
     def _point(self, coordinate: Any, name: str = "coordinate") -> list[str]:
         x, y = self._screen_point(coordinate, name)
         return [str(x), str(y)]
 
-    async def _settled(self, warnings: str = "", output: str | None = None) -> ToolResult:
-        """The result of an action: the screenshot once the screen settled (an overriding
-        ``screenshot`` is called after ``_screenshot_delay``, as in the reference)."""
+    async def _finish(self, steps: Sequence[ToolResult]) -> ToolResult:
+        """The result of an action made of ``steps``: their output and warnings, and the
+        screenshot once the screen settled (an overriding ``screenshot`` is called after
+        ``_screenshot_delay``, as in the reference)."""
+        output = "".join(s.output or "" for s in steps) or None
+        warnings = "\n".join(e for s in steps if (e := (s.error or "").strip()))
         if not self.screenshot_after_action:
             return ToolResult(output=output, error=warnings or None)
         if self._overrides("screenshot"):
             await asyncio.sleep(self._screenshot_delay)
-            shot = await self.screenshot()
-            error = "\n".join(e for e in (shot.error, warnings) if e) or None
-            return shot.replace(output=output, error=error)
-        image = await self.screen.screenshot(settle=True)
-        return ToolResult(output=output, error=warnings or None, base64_image=image)
+        shot = await self.screenshot()
+        error = "\n".join(e for e in (warnings, shot.error) if e) or None
+        return shot.replace(output=output, error=error)
 
     def _modifier(self, key: str | None, text: str | None) -> list[str]:
-        if key is not None and text is not None and key != text:
+        if key and text and key != text:
             raise ToolError("give the modifier key in `key` only (not also in `text`)")
-        chosen = key if key is not None else text
-        return key_args(chosen) if chosen is not None else []
+        chosen = key or text
+        return key_args(chosen) if chosen else []
 
-    async def _with_modifier(self, modifier: list[str], *args: str) -> str:
+    async def _with_modifier(self, modifier: list[str], *args: str) -> list[ToolResult]:
         """Run xdotool ``args`` with ``modifier`` keys held; the keys are always released."""
         if not modifier:
-            return await self._xdotool(*args)
-        warnings = [await self._xdotool("keydown", "--", *modifier)]
+            return [await self._xdotool(*args)]
+        steps = [await self._xdotool("keydown", *modifier)]
         try:
-            warnings.append(await self._xdotool(*args))
+            steps.append(await self._xdotool(*args))
         finally:
-            warnings.append(await self._xdotool("keyup", "--", *modifier))
-        return "\n".join(w for w in warnings if w)
+            steps.append(await self._xdotool("keyup", *modifier))
+        return steps
 
     # --- actions ------------------------------------------------------------------------
 
@@ -386,32 +495,32 @@ class ComputerTool(BaseAnthropicTool):
         if repeat is not None and not 1 <= repeat <= MAX_KEY_REPEAT:
             raise ToolError(f"`repeat` must be between 1 and {MAX_KEY_REPEAT}, got {repeat}")
         times = ["--repeat", str(repeat)] if repeat and repeat > 1 else []
-        return await self._settled(await self._xdotool("key", *times, "--", *key_args(text)))
+        return await self._act("key", *times, "--", *key_args(text))
 
     async def _type(self, text: str) -> ToolResult:
-        warnings = []
+        steps = []
         for chunk, delay in typing_groups(text):
-            warnings.append(await self._xdotool("type", "--delay", str(delay), "--", chunk))
-        return await self._settled("\n".join(w for w in warnings if w))
+            steps.append(await self._xdotool("type", "--delay", str(delay), "--", chunk))
+        return await self._finish(steps)
 
     async def _mouse_move(self, coordinate: Any) -> ToolResult:
-        return await self._settled(await self._xdotool("mousemove", *self._point(coordinate)))
+        return await self._act("mousemove", "--sync", *self._point(coordinate))
 
     async def _click(
         self, action: str, coordinate: Any = None, key: str | None = None, text: str | None = None
     ) -> ToolResult:
         button, count = CLICKS[action]
         modifier = self._modifier(key, text)
-        move = ["mousemove", *self._point(coordinate)] if coordinate is not None else []
-        if move and modifier:
-            await self._xdotool(*move)  # move first, so the keys are held only for the click
-            move = []
+        move = ["mousemove", "--sync", *self._point(coordinate)] if coordinate is not None else []
         clicks: list[str] = []
         for i in range(count):
             if i:
                 clicks += ["sleep", MULTI_CLICK_GAP]
             clicks += ["mousedown", button, "mouseup", button]
-        return await self._settled(await self._with_modifier(modifier, *move, *clicks))
+        if not modifier:
+            return await self._act(*move, *clicks)
+        steps = [await self._xdotool(*move)] if move else []  # keys held only for the click
+        return await self._finish(steps + await self._with_modifier(modifier, *clicks))
 
     async def _left_click(self, **kwargs: Any) -> ToolResult:
         return await self._click("left_click", **kwargs)
@@ -428,24 +537,29 @@ class ComputerTool(BaseAnthropicTool):
     async def _triple_click(self, **kwargs: Any) -> ToolResult:
         return await self._click("triple_click", **kwargs)
 
-    async def _left_click_drag(self, coordinate: Any, start_coordinate: Any = None) -> ToolResult:
+    async def _left_click_drag(
+        self,
+        coordinate: Any,
+        start_coordinate: Any = None,
+        key: str | None = None,
+        text: str | None = None,
+    ) -> ToolResult:
+        """Press at ``start_coordinate`` (or where the pointer is), move, release: the
+        reference's one xdotool command, with ``modifier`` keys held around it."""
         end = self._point(coordinate)
         start = self._point(start_coordinate, "start_coordinate") if start_coordinate else None
-        # Press, move (via the midpoint when the start is known: toolkits start a drag on a
-        # first motion and follow the next), release; short pauses so the app sees a drag.
-        args = ["mousemove", *start] if start else []
-        args += ["mousedown", "1", "sleep", "0.05"]
-        if start:
-            middle = [str((int(a) + int(b)) // 2) for a, b in zip(start, end, strict=True)]
-            args += ["mousemove", *middle, "sleep", "0.05"]
-        args += ["mousemove", *end, "sleep", "0.05", "mouseup", "1"]
-        return await self._settled(await self._xdotool(*args))
+        modifier = self._modifier(key, text)
+        args = ["mousemove", "--sync", *start] if start else []
+        args += ["keydown", *modifier] if modifier else []
+        args += ["mousedown", "1", "mousemove", "--sync", *end, "mouseup", "1"]
+        args += ["keyup", *modifier] if modifier else []
+        return await self._act(*args)
 
     async def _left_mouse_down(self) -> ToolResult:
-        return await self._settled(await self._xdotool("mousedown", "1"))
+        return await self._act("mousedown", "1")
 
     async def _left_mouse_up(self) -> ToolResult:
-        return await self._settled(await self._xdotool("mouseup", "1"))
+        return await self._act("mouseup", "1")
 
     async def _scroll(
         self,
@@ -465,14 +579,16 @@ class ComputerTool(BaseAnthropicTool):
         if not 0 <= scroll_amount <= 100:
             raise ToolError(f"`scroll_amount` must be in 0..100, got {scroll_amount}")
         modifier = self._modifier(key, text)
+        steps = []
         if coordinate is not None:
-            await self._xdotool("mousemove", *self._point(coordinate))
+            steps.append(await self._xdotool("mousemove", "--sync", *self._point(coordinate)))
         button = SCROLL_BUTTONS[scroll_direction]
         wheel: list[str] = []
         for _ in range(scroll_amount):
             wheel += ["mousedown", button, "mouseup", button]
-        warnings = await self._with_modifier(modifier, *wheel) if wheel else ""
-        return await self._settled(warnings)
+        if wheel:
+            steps += await self._with_modifier(modifier, *wheel)
+        return await self._finish(steps)
 
     def _duration(self, duration: Any) -> float:
         if not isinstance(duration, int | float) or isinstance(duration, bool):
@@ -484,12 +600,12 @@ class ComputerTool(BaseAnthropicTool):
     async def _hold_key(self, text: str, duration: Any) -> ToolResult:
         seconds = self._duration(duration)
         keys = key_args(text)
-        warnings = [await self._xdotool("keydown", "--", *keys)]
+        steps = [await self._xdotool("keydown", *keys)]
         try:
             await asyncio.sleep(seconds)
         finally:
-            warnings.append(await self._xdotool("keyup", "--", *keys))
-        return await self._settled("\n".join(w for w in warnings if w))
+            steps.append(await self._xdotool("keyup", *keys))
+        return await self._finish(steps)
 
     async def _wait(self, duration: Any) -> ToolResult:
         await asyncio.sleep(self._duration(duration))
@@ -500,10 +616,11 @@ class ComputerTool(BaseAnthropicTool):
 
     async def pointer(self) -> tuple[int, int]:
         """Where the pointer is, in API coordinates."""
-        code, out, err = await self._run_xdotool("getmouselocation", "--shell")
+        result = await self._xdotool("getmouselocation", "--shell")
+        out = result.output or ""
         values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        if code != 0 or "X" not in values or "Y" not in values:
-            raise ToolError(f"cannot read the pointer position: {err.strip() or out.strip()}")
+        if "X" not in values or "Y" not in values:
+            raise ToolError(f"cannot read the pointer position: {(result.error or out).strip()}")
         return self.scaling.to_api(int(values["X"]), int(values["Y"]))
 
     async def _cursor_position(self) -> ToolResult:
@@ -519,6 +636,7 @@ class ComputerTool(BaseAnthropicTool):
             raise ToolError(f"`region` must be four integers [x0, y0, x1, y1], got {region!r}")
         if self._overrides("screenshot"):
             return await self._zoom_into_screenshot(list(region))
+        self.scaling  # noqa: B018 - the capture size follows width/height
         return ToolResult(base64_image=await self.screen.zoom(list(region)))
 
     async def _zoom_into_screenshot(self, region: list[int]) -> ToolResult:

@@ -89,7 +89,6 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
         if screen is None:
             d = self.desktop
             d.screen = Screen(d.display or "", d.width, d.height, limits=limits)
-            d.scaling = d.screen.scaling
         self.approve = approve
 
     @property
@@ -187,19 +186,12 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
     async def left_click_drag(
         self, context: BetaToolsetCallContext, input: BetaComputerLeftClickDragInput
     ) -> str | None:
-        desktop = self.desktop
-
-        async def drag() -> ToolResult:
-            modifier = desktop._modifier(None, input.text) if input.text else []
-            if not modifier:
-                return await desktop._left_click_drag(input.coordinate, input.start_coordinate)
-            await desktop._xdotool("keydown", "--", *modifier)
-            try:
-                return await desktop._left_click_drag(input.coordinate, input.start_coordinate)
-            finally:
-                await desktop._xdotool("keyup", "--", *modifier)
-
-        return await self._act(drag)
+        return await self._do(
+            "left_click_drag",
+            coordinate=input.coordinate,
+            start_coordinate=input.start_coordinate,
+            text=input.text,
+        )
 
     async def scroll(
         self, context: BetaToolsetCallContext, input: BetaComputerScrollInput

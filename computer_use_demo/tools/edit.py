@@ -11,21 +11,26 @@ were trained on. What it does differently, on purpose:
 - Writes go to a temporary file renamed over the original, so a full disk or a crash mid-write
   leaves the old file whole.
 - ``undo_edit`` of a ``create`` removes the file (and the folders ``create`` made).
-- Directory listings are built in Python (no shell), sorted, and hidden items are excluded only
-  below the path asked for.
+- Directory listings are ``find`` run without a shell (argv), sorted like a tree, and hidden
+  items are excluded only below the path asked for.
 
 The reference's public methods are here with its signatures (``validate_path``, ``view``,
 ``str_replace``, ``insert``, ``undo_edit`` where the version has it, ``read_file``,
 ``write_file``) and every command goes through them: a subclass that overrides ``read_file``
-and ``write_file`` (remote or sandboxed storage) sees all file contents pass through it. The
-defaults are the byte-preserving, atomic ones above. Not routed: directory listings, and the
-removal of a file when undoing its ``create`` (the reference has no method for either).
+and ``write_file`` (remote or sandboxed storage) sees all file contents pass through it. Below
+them are the reference's own seams: checks through ``Path.exists``/``Path.is_dir``, contents
+through ``Path.read_text``/``Path.write_text(text)``, listings through this module's ``run``.
+The byte-preserving, atomic behaviour above sits under ``Path.open`` (``_FilePath``), which is
+what ``read_text`` and ``write_text`` call. Not routed: the removal of a file when undoing its
+``create`` (the reference has no method for it).
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
+import re
 import stat
 import tempfile
 from collections import deque
@@ -36,7 +41,7 @@ from typing import Any, Literal, get_args
 from anthropic.types.beta import BetaToolUnionParam
 
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
-from .run import MAX_RESPONSE_LEN, maybe_truncate
+from .run import MAX_RESPONSE_LEN, maybe_truncate, run
 from .specs import EDIT_20241022, EDIT_20250124, EDIT_20250429, EDIT_20250728
 
 #: Lines of context shown around an edit.
@@ -50,6 +55,8 @@ HISTORY_BYTES = 256 * 1024 * 1024
 ECHO_CHARS = 500
 #: Line numbers listed when ``old_str`` occurs more than once.
 MAX_LISTED_LINES = 50
+#: Seconds a directory listing may take.
+LIST_TIMEOUT = 30.0
 
 #: The commands of each version, as the reference names them (the specs hold the schemas).
 Command_20241022 = Literal["view", "create", "str_replace", "insert", "undo_edit"]
@@ -96,6 +103,14 @@ class _History:
                 self._bytes -= oldest.popleft().size
         self._files = {k: v for k, v in self._files.items() if v}
 
+    def texts(self, key: str) -> list[str]:
+        """The texts before each remembered edit of ``key`` (not ``create``), oldest first."""
+        return [s.data for s in self._files.get(key, ()) if s.data is not None]
+
+    def clear(self) -> None:
+        self._files.clear()
+        self._bytes = 0
+
     def last(self, key: str) -> _Snapshot | None:
         snapshots = self._files.get(key)
         return snapshots[-1] if snapshots else None
@@ -130,6 +145,66 @@ class _Text:
         return s.replace("\r\n", "\n") if self.crlf else s
 
 
+class _FileHistory:
+    """The reference's ``_file_history`` (path -> texts before each edit), over our bounded
+    history: ``history[Path(p)]`` and ``clear()`` work as they do there."""
+
+    def __init__(self, history: _History) -> None:
+        self._history = history
+
+    def __getitem__(self, path: Path | str) -> list[str]:
+        return self._history.texts(os.path.abspath(os.fspath(path)))
+
+    def clear(self) -> None:
+        self._history.clear()
+
+
+class _TextWriter(io.StringIO):
+    """What ``_FilePath.open`` gives ``Path.write_text``: on close, the text is written as
+    UTF-8 bytes exactly (no newline translation), atomically over an existing file, or as a new
+    file (with its folders) that is never put over one."""
+
+    def __init__(self, path: str, new: bool) -> None:
+        super().__init__()
+        self._path, self._new = path, new
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        data = self.getvalue().encode()
+        super().close()
+        if self._new:
+            _create_new(self._path, data)
+        else:
+            _stat_file(self._path)
+            _replace(self._path, data)
+
+
+class _FilePath(type(Path())):  # type: ignore[misc]
+    """A path whose ``open`` is the editor's: ``Path.read_text`` on it reads a regular UTF-8
+    file exactly (size limit, line endings kept, clear errors), ``Path.write_text`` writes
+    through ``_TextWriter``. read_text and write_text stay pathlib's own, so code that patches
+    or wraps them (the reference's tests do) still sees every read and write."""
+
+    #: Set by ``write_file``: whether the write creates the file.
+    new_file = False
+
+    def open(  # type: ignore[override]
+        self,
+        mode: str = "r",
+        buffering: int = -1,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+    ) -> io.StringIO:
+        path = os.fspath(self)
+        if mode == "r":
+            return io.StringIO(_decode(path, _read_bytes(path, _stat_file(path))))
+        if mode == "w":
+            return _TextWriter(path, self.new_file)
+        raise ValueError(f"the editor opens files with mode 'r' or 'w', not {mode!r}")
+
+
 class EditTool(BaseAnthropicTool):
     """View, create and edit files."""
 
@@ -144,6 +219,8 @@ class EditTool(BaseAnthropicTool):
             raise ValueError(f"max_characters must be at least 1, got {max_characters}")
         self.max_characters = max_characters if "max_characters" in self.spec.options else None
         self._history = _History()
+        #: The reference's name for the edit history (every version keeps one, as there).
+        self._file_history = _FileHistory(self._history)
 
     @property
     def commands(self) -> list[str]:
@@ -214,16 +291,30 @@ class EditTool(BaseAnthropicTool):
         """Refuse a path the command cannot use: relative, missing (but for ``create``),
         existing for ``create``, a directory for anything but ``view``. ``undo_edit`` needs
         no file: it can bring back a file deleted since the edit."""
-        path = _check_path(os.fspath(path))
+        at = Path(_check_path(os.fspath(path)))
         if command == "create":
-            if _exists(path):
-                raise _already_exists(path)
-        elif command != "undo_edit" and stat.S_ISDIR(_stat(path).st_mode) and command != "view":
-            raise _is_directory(path)
+            if _path_exists(at):
+                raise _already_exists(os.fspath(at))
+        elif command != "undo_edit":
+            if not _path_exists(at):
+                raise _missing(os.fspath(at))
+            if command != "view" and _path_is_dir(at):
+                raise _is_directory(os.fspath(at))
 
     async def view(self, path: Path | str, view_range: list[int] | None = None) -> CLIResult:
         """The file numbered like ``cat -n`` (all or ``view_range``), or a directory listing."""
-        return self._view(os.fspath(path), view_range)
+        path = os.fspath(path)
+        if _path_is_dir(Path(path)):
+            if view_range:
+                raise ToolError(
+                    "The `view_range` parameter is not allowed when `path` points to a directory."
+                )
+            listing = self._clip(await _list_dir(path), "listing")
+            return CLIResult(
+                output=f"Here's the files and directories up to 2 levels deep in {path}, "
+                f"excluding hidden items:\n{listing}"
+            )
+        return self._view(path, view_range)
 
     def str_replace(self, path: Path | str, old_str: str, new_str: str | None) -> CLIResult:
         """Replace the one occurrence of ``old_str`` (``new_str`` None deletes it)."""
@@ -236,18 +327,14 @@ class EditTool(BaseAnthropicTool):
     def read_file(self, path: Path | str) -> str:
         """The text of a regular UTF-8 file, exactly (line endings included); ToolError if it
         cannot be read or is not text. Override it, with ``write_file``, for other storage."""
-        path = os.fspath(path)
-        return _decode(path, _read_bytes(path, _stat_file(path)))
+        return _FilePath(path).read_text()
 
     def write_file(self, path: Path | str, file: str) -> None:
         """Write ``file`` as the whole content: an existing file is replaced atomically
         (keeping its mode), a new one is created with the folders it needs."""
-        path = os.fspath(path)
-        if not _exists(path):
-            _create_new(path, file.encode())
-            return
-        _stat_file(path)
-        _replace(path, file.encode())
+        at = _FilePath(path)
+        at.new_file = not _path_exists(at)
+        at.write_text(file)
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -255,16 +342,6 @@ class EditTool(BaseAnthropicTool):
         return _Text.of(self.read_file(Path(path)))
 
     def _view(self, path: str, view_range: Any) -> CLIResult:
-        if os.path.isdir(path):
-            if view_range:
-                raise ToolError(
-                    "The `view_range` parameter is not allowed when `path` points to a directory."
-                )
-            listing = self._clip(_list_dir(path), "listing")
-            return CLIResult(
-                output=f"Here's the files and directories up to 2 levels deep in {path}, "
-                f"excluding hidden items:\n{listing}"
-            )
         doc = self._text(path)
         lines = _lines(doc.text)
         total, first = len(lines), 1
@@ -415,8 +492,7 @@ class EditTool(BaseAnthropicTool):
         )
 
     def _remember(self, path: str, snapshot: _Snapshot) -> None:
-        if "undo_edit" in self.spec.choices:
-            self._history.push(os.path.abspath(path), snapshot)
+        self._history.push(os.path.abspath(path), snapshot)
 
     def _write(self, path: str, text: str, before: str) -> None:
         self.write_file(Path(path), text)
@@ -529,6 +605,34 @@ def _stat(path: str) -> os.stat_result:
         return os.stat(path)
     except OSError as e:
         raise _os_error(e, path, "access") from None
+
+
+def _path_exists(path: Path) -> bool:
+    """Whether ``path`` exists (``Path.exists``; a dangling symlink counts too: creating
+    through it is refused)."""
+    try:
+        return path.exists() or path.is_symlink()
+    except OSError as e:
+        raise _os_error(e, os.fspath(path), "access") from None
+
+
+def _missing(path: str) -> ToolError:
+    """The error for a path that does not exist: the reference's words, or why not (a
+    component of it is a file)."""
+    try:
+        os.stat(path)
+    except NotADirectoryError as e:
+        return _os_error(e, path, "access")
+    except OSError:
+        pass
+    return ToolError(f"The path {path} does not exist. Please provide a valid path.")
+
+
+def _path_is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError as e:
+        raise _os_error(e, os.fspath(path), "access") from None
 
 
 def _exists(path: str) -> bool:
@@ -666,34 +770,29 @@ def _find_all(text: str, sub: str) -> list[int]:
     return found
 
 
-def _list_dir(path: str) -> str:
-    """``path`` and what is in it, two levels deep, like ``find -maxdepth 2`` but sorted and
-    without hidden items (the reference's find also hides everything below a hidden ``path``)."""
-    out = [path]
-    unreadable: list[str] = []
-
-    def entries(directory: str) -> list[os.DirEntry[str]]:
-        with os.scandir(directory) as it:
-            return sorted((e for e in it if not e.name.startswith(".")), key=lambda e: e.name)
-
+async def _list_dir(path: str) -> str:
+    """``path`` and what is in it, two levels deep: ``find`` (argv, no shell) sorted like a
+    tree, without hidden items below ``path`` (the reference's ``find -not -path '*/.*'`` also
+    hides everything below a hidden ``path``). Folders that cannot be read are named."""
+    argv = ["find", "-H", path, "-mindepth", "1", "-maxdepth", "2"]
+    argv += ["-name", ".*", "-prune", "-o", "-print"]
     try:
-        top = entries(path)
-    except OSError as e:
-        raise _os_error(e, path, "list") from None
-    for entry in top:
-        child = os.path.join(path, entry.name)
-        out.append(child)
-        try:
-            is_dir = entry.is_dir(follow_symlinks=False)
-        except OSError:
-            is_dir = False
-        if not is_dir:
-            continue
-        try:
-            out.extend(os.path.join(child, e.name) for e in entries(child))
-        except OSError as e:
-            unreadable.append(f"{child} ({e.strerror or e})")
-    text = "\n".join(out) + "\n"
+        _code, out, err = await run(
+            argv, timeout=LIST_TIMEOUT, truncate_after=None, env={**os.environ, "LC_ALL": "C"}
+        )
+    except TimeoutError:
+        raise ToolError(f"Listing {path} took over {LIST_TIMEOUT:g} seconds.") from None
+    unreadable = []
+    for line in (err or "").splitlines():
+        found = re.fullmatch(r"find: '(.*)': (.*)", line)
+        where, why = found.groups() if found else (path, line)
+        if where == path:
+            if why == os.strerror(errno.EACCES):
+                raise ToolError(f"Permission denied: cannot list {path}.")
+            raise ToolError(f"Cannot list {path}: {why}.")
+        unreadable.append(f"{where} ({why})")
+    entries = sorted((p for p in (out or "").splitlines() if p), key=lambda p: p.split("/"))
+    text = "".join(f"{p}\n" for p in [path, *entries])
     if unreadable:
         text += "Could not list: " + ", ".join(unreadable) + "\n"
     return text

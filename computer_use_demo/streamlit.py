@@ -97,7 +97,8 @@ MODEL_FIELDS = (
     "thinking_effort",
     "thinking_budget",
 )
-THINKING_LABELS = {"adaptive": "Adaptive", "extended": "Extended (budget)", "off": "Off"}
+#: As the reference shows them (``mode.capitalize()``).
+THINKING_LABELS = {"adaptive": "Adaptive", "extended": "Extended", "off": "Off"}
 
 log = logging.getLogger(__name__)
 ss = st.session_state

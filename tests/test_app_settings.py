@@ -38,9 +38,10 @@ def test_defaults_title_warning_and_key_prompt(monkeypatch: pytest.MonkeyPatch) 
     assert at.radio(key="tool_version").value == info.tool_version
     assert at.number_input(key="max_tokens").value == info.default_output_tokens
     assert at.number_input(key="only_n_most_recent_images").value == 3
-    # The default model's thinking modes, its default first; no budget field unless extended.
-    assert at.radio(key="thinking_mode").value == info.default_thinking
-    assert at.radio(key="thinking_mode").options == [m.title() for m in info.thinking_modes]
+    # The default model's thinking modes, the sidebar's default first (the reference's: a
+    # model made for adaptive thinking starts with it); no budget field unless extended.
+    assert at.radio(key="thinking_mode").value == "adaptive"
+    assert at.radio(key="thinking_mode").options == ["Adaptive", "Off"]
     assert not [n for n in at.number_input if n.key == "thinking_budget"]
     # No key yet: the chat does not open, the user is told what to do.
     assert "Enter your Claude API key" in (auth_warning(at) or "")

@@ -60,7 +60,7 @@ def test_only_the_models_modes_are_offered_with_their_inputs(api: FakeAnthropicA
         "model default (medium)", "low", "medium", "high", "xhigh", "max",
     ]  # fmt: skip
     choose_model(at, "claude-sonnet-4-6")
-    assert modes(at) == ["Off", "Adaptive", "Extended (budget)"]
+    assert modes(at) == ["Off", "Adaptive", "Extended"]
     assert at.radio(key="thinking_mode").value == "off"
     assert not has(at, "thinking_effort") and not has(at, "thinking_budget")
     at.radio(key="thinking_mode").set_value("adaptive").run()
@@ -104,7 +104,7 @@ def test_a_model_the_table_lacks_gets_the_models_api_capabilities(
     lookups = [r.path for r in api.requests if r.method == "GET"]
     assert lookups == ["/v1/models/claude-opus-6"], "asked once, not per rerun"
     choose_model(at, "claude-nobody-knows-2")  # 404: every choice offered, the API decides
-    assert modes(at) == ["Adaptive", "Extended (budget)", "Off"]
+    assert modes(at) == ["Off", "Adaptive", "Extended"]
     assert "Unknown model: no price" in all_text(at.sidebar)
 
 

@@ -104,18 +104,32 @@ def model_defaults(model: str, info: models.ModelInfo | None = None) -> ModelDef
     safe fallback that offers every thinking choice)."""
     info = info or models.model_info(model)
     unknown = info.source == "fallback"
+    modes = sidebar_thinking_modes(info)
     return ModelDefaults(
         tool_version=info.tool_version,
         max_tokens=info.default_output_tokens,
         max_output_tokens=info.max_output_tokens,
         has_thinking=info.has_thinking,
-        thinking_mode=info.default_thinking,
+        thinking_mode=modes[0],
         thinking_effort=info.default_effort or "",
         thinking_budget=max(1024, info.default_output_tokens // 2),
-        thinking_modes=THINKING_MODES if unknown else info.thinking_modes,
+        thinking_modes=modes,
         effort_levels=THINKING_EFFORTS if unknown else info.effort_levels,
         source=info.source,
     )
+
+
+def sidebar_thinking_modes(info: models.ModelInfo) -> tuple[str, ...]:
+    """The thinking modes the sidebar offers for a model, its default first (the reference's
+    order): "off" first for a model nobody knows (then every mode) and for models with extended
+    thinking; "adaptive" first for models made for it (adaptive but no budget), which the
+    table lists "off" first only because the API does not think unasked."""
+    if info.source == "fallback":
+        return ("off", *(m for m in THINKING_MODES if m != "off"))
+    modes = info.thinking_modes
+    if "adaptive" in modes and "extended" not in modes:
+        return ("adaptive", *(m for m in modes if m != "adaptive"))
+    return modes
 
 
 @dataclass(frozen=True, kw_only=True)

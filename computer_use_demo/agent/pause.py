@@ -23,6 +23,7 @@ from typing import Any
 
 from ..tools.base import ToolFailure
 from . import history as h
+from . import private_files
 from .events import Paused, Resumed, ToolResultEvent
 
 #: Where the person's control of the desktop is noted (image/start_webapp.sh sets it).
@@ -66,8 +67,8 @@ class PauseGate:
     def take(self) -> None:
         """The person takes the desktop: the agent pauses at its next step boundary."""
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.touch()
+            private_files.private_dir(self.path.parent)
+            private_files.touch(self.path)
         self._held.set()
 
     def hand_back(self) -> None:

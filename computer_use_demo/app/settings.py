@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..agent import model_lookup, models
+from ..agent import model_lookup, models, private_files
 from ..agent.providers import VERTEX_ACCESS_TOKEN_ENV
 from ..agent.thinking import THINKING_EFFORTS, THINKING_MODES
 from ..tools.approval_policy import MODES, ApprovalPolicy
@@ -56,7 +56,7 @@ def load_text(name: str, env: Mapping[str, str] | None = None) -> str | None:
 def save_text(name: str, data: str, env: Mapping[str, str] | None = None) -> None:
     """Write a config file atomically, readable by its owner only (0600). Raises OSError."""
     directory = config_dir(env)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_files.private_dir(directory)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -48,6 +48,8 @@ from starlette.responses import (
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from ..agent import private_files
+
 PAGE = Path(__file__).with_name("index.html")
 log = logging.getLogger("door")
 
@@ -167,8 +169,8 @@ def control(path: Path | None, take: bool | None = None) -> dict[str, bool]:
     if path is None:
         return {"available": False, "person": False}
     if take is True:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
+        private_files.private_dir(path.parent)
+        private_files.touch(path)
     elif take is False:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()

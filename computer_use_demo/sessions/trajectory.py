@@ -35,6 +35,7 @@ from typing import Any
 from anthropic.types.beta import BetaMessageParam
 
 from ..agent import history as h
+from ..agent import private_files
 from ..agent.events import (
     ApiExchange,
     AssistantBlock,
@@ -99,18 +100,18 @@ class Trajectory:
     @classmethod
     def create(cls, root: Path | None = None, *, title: str = "") -> Trajectory:
         root = Path(root) if root is not None else default_root()
-        root.mkdir(parents=True, exist_ok=True)
+        private_files.private_dir(root)
         while True:
             id = _new_id()
             try:
-                (root / id).mkdir()
+                (root / id).mkdir(mode=private_files.DIR_MODE)
                 break
             except FileExistsError:
                 continue
         created = datetime.now(UTC).isoformat()
         trajectory = cls(root / id, id=id, title=title, created=created)
         trajectory._write_meta()
-        (trajectory.path / EVENTS_FILE).touch()
+        private_files.touch(trajectory.path / EVENTS_FILE)
         return trajectory
 
     @classmethod
@@ -131,9 +132,8 @@ class Trajectory:
 
     def _write_meta(self) -> None:
         tmp = self.path / (META_FILE + ".tmp")
-        tmp.write_text(
-            json.dumps({"id": self.id, "title": self.title, "created": self.created}),
-            encoding="utf-8",
+        private_files.write_text(
+            tmp, json.dumps({"id": self.id, "title": self.title, "created": self.created})
         )
         os.replace(tmp, self.path / META_FILE)
 
@@ -147,7 +147,9 @@ class Trajectory:
         if isinstance(event, ApiExchange):
             data["request_body"] = _trim_request(data["request_body"])
         data = self._externalize(data)
-        with open(self.path / EVENTS_FILE, "a+b") as f:  # writes always go to the end
+        with open(
+            self.path / EVENTS_FILE, "a+b", opener=private_files.opener
+        ) as f:  # writes always go to the end
             size = f.seek(0, os.SEEK_END)
             record = data
             if isinstance(event, Done):
@@ -194,9 +196,9 @@ class Trajectory:
         name = f"{hashlib.sha256(raw).hexdigest()[:32]}.{_EXTENSIONS.get(media_type, 'png')}"
         target = self.path / IMAGES_DIR / name
         if not target.exists():
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(mode=private_files.DIR_MODE, exist_ok=True)
             tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(raw)
+            private_files.write_bytes(tmp, raw)
             os.replace(tmp, target)
         return f"{IMAGES_DIR}/{name}"
 

@@ -1,13 +1,11 @@
-"""Screen access in one place: capture the X display, scale it for the API, map coordinates.
+"""What the model sees of the screen: its size for the API, the mapping of coordinates, and
+screenshots at that size (the pixels themselves come from a ``Desktop``: in-process, or the
+desktop server; see capture.py for how they are grabbed and settled).
 
 The API works best with screenshots no bigger than XGA/WXGA, so a bigger screen is shown to
 the model at the target size whose aspect ratio matches (XGA 4:3, WXGA 16:10, FWXGA ~16:9), or,
 when none matches, scaled to fit within 1280x800. Screens no bigger than XGA are sent as they
 are. Coordinates the model sends are in that scaled ("API") space and are mapped back here.
-
-Capture is in-process (Pillow's ImageGrab over XCB: no process, no file; the X server's copy
-of the screen is most of its cost) instead of a scrot process and a PNG file;
-``SCREENSHOT_BACKEND=scrot`` selects scrot (which draws the pointer).
 
 The computer toolset (``computer_toolset_20260801``) is different: the API no longer scales its
 screenshots, so they are sent at the screen's own size when that fits the model's image limits
@@ -16,19 +14,47 @@ screenshots, so they are sent at the screen's own size when that fits the model'
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import math
-import os
-import tempfile
-import time
 from dataclasses import dataclass
-from typing import Literal
 
-from PIL import Image, ImageGrab
+from PIL import Image
 
-from .processes import run_process
+from .backend import Desktop
+from .capture import (
+    PNG_COMPRESS_LEVEL,
+    SETTLE_INTERVAL,
+    SETTLE_MAX,
+    SETTLE_MIN_DELAY,
+    SETTLE_REACTION,
+    Backend,
+    encode_png,
+    fit_size,
+    fit_within,
+)
+from .errors import ScreenError
+from .local import LocalDesktop
+
+__all__ = [
+    "FIT_WITHIN",
+    "HIGH_RES_IMAGES",
+    "PNG_COMPRESS_LEVEL",
+    "RATIO_TOLERANCE",
+    "SCALING_TARGETS",
+    "SETTLE_INTERVAL",
+    "SETTLE_MAX",
+    "SETTLE_MIN_DELAY",
+    "SETTLE_REACTION",
+    "STANDARD_IMAGES",
+    "Backend",
+    "ImageLimits",
+    "Scaling",
+    "Screen",
+    "ScreenError",
+    "encode_png",
+    "fit_within",
+]
 
 #: Targets for screens bigger than XGA, chosen by aspect ratio.
 SCALING_TARGETS: dict[str, tuple[int, int]] = {
@@ -40,20 +66,6 @@ SCALING_TARGETS: dict[str, tuple[int, int]] = {
 RATIO_TOLERANCE = 0.02
 #: The box a screen whose ratio matches no target is scaled to fit in.
 FIT_WITHIN = (1280, 800)
-
-#: Settling: first look this long after an action, then every interval until two frames match.
-SETTLE_MIN_DELAY = 0.1
-SETTLE_INTERVAL = 0.05
-SETTLE_MAX = 2.0
-#: While the screen still shows what it showed before the action, two matching frames only
-#: mean the app has not reacted yet (a busy Firefox draws its context menu 150 ms or more
-#: after the click): keep looking this long, counted from the action, before taking
-#: stillness for settled. It is also what a click that changes nothing costs.
-SETTLE_REACTION = 0.2
-#: zlib level 1: about 3x faster than the default for a slightly bigger PNG.
-PNG_COMPRESS_LEVEL = 1
-
-Backend = Literal["xcb", "scrot"]
 
 
 @dataclass(frozen=True)
@@ -97,10 +109,6 @@ class ImageLimits:
 HIGH_RES_IMAGES = ImageLimits(long_edge=2576, max_tokens=4784)
 STANDARD_IMAGES = ImageLimits(long_edge=1568, max_tokens=1600)
 Box = tuple[int, int, int, int]
-
-
-class ScreenError(Exception):
-    """The screen cannot be read or a coordinate/region is not on it; the text says why."""
 
 
 @dataclass(frozen=True)
@@ -199,24 +207,10 @@ def _scale(value: int, to_size: int, from_size: int) -> int:
     return min(to_size - 1, math.floor((value + 0.5) * to_size / from_size))
 
 
-def fit_within(image: Image.Image, width: int, height: int) -> Image.Image:
-    """``image`` shrunk (never enlarged) to fit in width x height, keeping its ratio."""
-    factor = min(width / image.width, height / image.height)
-    if factor >= 1:
-        return image
-    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
-    return image.resize(size, Image.Resampling.LANCZOS)
-
-
-def encode_png(image: Image.Image) -> bytes:
-    """PNG bytes of ``image``, compressed for speed (the API re-encodes anyway)."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
-
-
 class Screen:
-    """One X display: capture, settle, scale and encode screenshots of it."""
+    """One desktop's screen as the model sees it: screenshots and zooms at the API's size,
+    settled after an action. The pixels come from ``desktop`` (default: ``display`` in this
+    process)."""
 
     def __init__(
         self,
@@ -227,6 +221,7 @@ class Screen:
         backend: Backend | None = None,
         fixed_delay: float | None = None,
         limits: ImageLimits | None = None,
+        desktop: Desktop | None = None,
     ) -> None:
         self.display = display
         #: Given: screenshots fit these limits (the toolset); None: the XGA/WXGA targets.
@@ -234,77 +229,35 @@ class Screen:
         self.scaling = (
             Scaling.within(width, height, limits) if limits else Scaling.for_screen(width, height)
         )
-        chosen = backend or os.environ.get("SCREENSHOT_BACKEND") or "xcb"
-        if chosen not in ("xcb", "scrot"):
-            raise ScreenError(f"SCREENSHOT_BACKEND must be 'xcb' or 'scrot', got {chosen!r}")
-        self.backend: Backend = chosen  # type: ignore[assignment]
-        if fixed_delay is None and os.environ.get("SCREENSHOT_DELAY"):
-            fixed_delay = float(os.environ["SCREENSHOT_DELAY"])
-        self.fixed_delay = fixed_delay
-        self._before: bytes | None = None
+        self.desktop: Desktop = (
+            desktop
+            if desktop is not None
+            else LocalDesktop(display, capture_backend=backend, fixed_delay=fixed_delay)
+        )
         self._acted = False
+
+    @property
+    def backend(self) -> str:
+        """How the pixels are grabbed here (``xcb``, ``scrot``), or ``server``."""
+        local = self.desktop
+        return local.capture.backend if isinstance(local, LocalDesktop) else "server"
+
+    @property
+    def _expect(self) -> tuple[int, int]:
+        return self.scaling.screen_width, self.scaling.screen_height
 
     async def capture(self) -> Image.Image:
         """The whole screen at full resolution, RGB."""
-        image = await (self._grab_scrot() if self.backend == "scrot" else self._grab_xcb())
-        expected = (self.scaling.screen_width, self.scaling.screen_height)
-        if image.size != expected:
-            raise ScreenError(
-                f"display {self.display} is {image.width}x{image.height}, but WIDTH/HEIGHT "
-                f"say {expected[0]}x{expected[1]}: set them to the display's size"
-            )
-        return image
-
-    async def _grab_xcb(self) -> Image.Image:
-        try:
-            return await asyncio.to_thread(ImageGrab.grab, xdisplay=self.display)
-        except OSError as exc:
-            raise ScreenError(f"cannot read display {self.display}: {exc}") from exc
-
-    async def _grab_scrot(self) -> Image.Image:
-        with tempfile.TemporaryDirectory(prefix="screenshot-") as tmp:
-            path = os.path.join(tmp, "screen.png")
-            env = {**os.environ, "DISPLAY": self.display}
-            code, _, err = await run_process(
-                ["scrot", "--silent", "--pointer", path], timeout=20, env=env
-            )
-            if code != 0:
-                raise ScreenError(f"scrot failed on display {self.display}: {err.strip()}")
-            try:
-                with Image.open(path) as image:
-                    return image.convert("RGB")
-            except OSError as exc:
-                raise ScreenError(f"scrot wrote no screenshot: {err.strip() or exc}") from exc
+        if isinstance(self.desktop, LocalDesktop):
+            return await self.desktop.capture.grab(self._expect)
+        shot = await self.desktop.screenshot(expect=self._expect)
+        with Image.open(io.BytesIO(shot.png)) as image:
+            return image.convert("RGB")
 
     async def before_action(self) -> None:
-        """Remember the screen as it is before an action, for ``settled`` to compare with."""
+        """Remember the screen as it is before an action, for the next settled screenshot."""
         self._acted = True
-        self._before = None if self.fixed_delay is not None else (await self.capture()).tobytes()
-
-    async def settled(self) -> Image.Image:
-        """The screen once it stops changing: after SETTLE_MIN_DELAY, frames are taken every
-        SETTLE_INTERVAL until two in a row are identical or SETTLE_MAX has passed. If the
-        screen still equals the frame ``before_action`` took, stillness counts only after
-        SETTLE_REACTION (the app may not have drawn its answer yet). A fixed delay
-        (``SCREENSHOT_DELAY``) replaces all this when set."""
-        before, self._before = self._before, None
-        self._acted = False
-        if self.fixed_delay is not None:
-            await asyncio.sleep(self.fixed_delay)
-            return await self.capture()
-        start = time.monotonic()
-        await asyncio.sleep(SETTLE_MIN_DELAY)
-        frame = await self.capture()
-        raw = frame.tobytes()
-        reacted = raw != before
-        while time.monotonic() - start < SETTLE_MAX:
-            await asyncio.sleep(SETTLE_INTERVAL)
-            frame = await self.capture()
-            previous, raw = raw, frame.tobytes()
-            reacted = reacted or raw != before
-            if raw == previous and (reacted or time.monotonic() - start >= SETTLE_REACTION):
-                break
-        return frame
+        await self.desktop.note_screen(self._expect)
 
     @property
     def action_pending(self) -> bool:
@@ -318,17 +271,15 @@ class Screen:
         size = (self.scaling.api_width, self.scaling.api_height)
         return image.resize(size, Image.Resampling.LANCZOS)
 
-    async def encode(self, image: Image.Image) -> str:
-        """Base64 PNG of a full-screen capture, scaled for the API."""
-
-        def work() -> str:
-            return base64.b64encode(encode_png(self.for_api(image))).decode("ascii")
-
-        return await asyncio.to_thread(work)
-
     async def screenshot(self, *, settle: bool = False) -> str:
-        """Base64 PNG of the screen as the API sees it (after settling, if asked)."""
-        return await self.encode(await (self.settled() if settle else self.capture()))
+        """Base64 PNG of the screen as the API sees it (after settling, if asked: the screen
+        once it stops changing, see ``capture.Capture.settled``)."""
+        if settle:
+            self._acted = False
+        s = self.scaling
+        size = (s.api_width, s.api_height) if s.scaled else None
+        shot = await self.desktop.screenshot(settle=settle, size=size, expect=self._expect)
+        return base64.b64encode(shot.png).decode("ascii")
 
     async def zoom(
         self, region: tuple[int, int, int, int] | list[int], *, settle: bool = False
@@ -337,16 +288,14 @@ class Screen:
         pixels as the screen has there, shrunk only to fit the API size. With ``limits`` (the
         toolset) the crop is scaled to fill them, up or down, as the toolset's zoom promises."""
         box = self.scaling.region_to_screen(region)
-        image = await (self.settled() if settle else self.capture())
-
-        def work() -> str:
-            crop = image.crop(box)
-            if self.limits is None:
-                crop = fit_within(crop, self.scaling.api_width, self.scaling.api_height)
-            else:
-                size = self.limits.fit(crop.width, crop.height, enlarge=True)
-                if size != crop.size:
-                    crop = crop.resize(size, Image.Resampling.LANCZOS)
-            return base64.b64encode(encode_png(crop)).decode("ascii")
-
-        return await asyncio.to_thread(work)
+        width, height = box[2] - box[0], box[3] - box[1]
+        if self.limits is None:
+            size = fit_size(width, height, self.scaling.api_width, self.scaling.api_height)
+        else:
+            size = self.limits.fit(width, height, enlarge=True)
+        if settle:
+            self._acted = False
+        shot = await self.desktop.screenshot(
+            settle=settle, region=box, size=size, expect=self._expect
+        )
+        return base64.b64encode(shot.png).decode("ascii")

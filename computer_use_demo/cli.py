@@ -11,16 +11,19 @@ import argparse
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import os
 import signal
 import sys
 import termios
+import time
 import tty
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from .agent import shutdown
 from .agent.events import (
     TRANSIENT,
     ApiExchange,
@@ -31,6 +34,7 @@ from .agent.events import (
     Event,
     Paused,
     Resumed,
+    RetryWait,
     StepStarted,
     TextDelta,
     ThinkingDelta,
@@ -62,6 +66,7 @@ EXIT_CODES = {
     "context_window_exceeded": 5,
     "unknown_stop_reason": 5,
     "stopped": 130,
+    "interrupted": 143,  # SIGTERM: 128 + 15, as a shell reports it
 }
 
 
@@ -290,6 +295,20 @@ class Printer:
         if text is not None:
             print(text, file=self.out, flush=True)
 
+    async def count_down(self, wait: RetryWait) -> None:
+        """Rewrite a retry's line each second until it goes out (a terminal only; the next
+        event cancels this)."""
+        width = 0
+        while True:
+            line = f"  (API {wait.text(time.time())})"
+            self.out.write("\r" + line.ljust(width))
+            self.out.flush()
+            width = len(line)
+            self.line_open = True
+            if wait.left(time.time()) <= 0:
+                return
+            await asyncio.sleep(min(1.0, wait.left(time.time())) or 1.0)
+
     def stream(self, event: TextDelta | ThinkingDelta) -> None:
         """Print a piece of the answer as it arrives, each block on its own line."""
         kind, piece = (
@@ -358,7 +377,9 @@ class Printer:
                     context += " · conversation compacted"
                 return f"  tokens: in {u.input_tokens}{cache}, out {u.output_tokens}{cost}{context}"
             case ApiExchange(status=status, error=error) if (status or 0) >= 400 or error:
-                return f"  (API: {status or error}; retrying if it can)"
+                return f"  (API: {status or error})"  # a RetryWait follows if it is retried
+            case RetryWait() as wait:
+                return f"  (API {wait.text(time.time())})"
             case BudgetExceeded() as over:
                 return over.message
             case Paused(skipped=skipped):
@@ -413,14 +434,16 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
     spent = 0.0  # by the earlier runs of a continued session (for --max-session-cost)
     if args.resume:
         trajectory = Trajectory.open(args.resume)
+        trajectory.close_interrupted()  # a run the app's (or our) death cut off: say so
         messages = list(trajectory.messages())
         spent = sum(e.cost_usd or 0.0 for e in trajectory.events() if isinstance(e, Usage))
     elif not args.no_save:
         title = (args.task or "")[:80]
         trajectory = Trajectory.create(args.trajectory_dir, title=title)
 
-    def record(event: Event) -> None:
-        printer(event)
+    def record(event: Event, *, show: bool = True) -> None:
+        if show:
+            printer(event)
         if trajectory is not None and not isinstance(event, TRANSIENT):
             try:
                 trajectory.append(event)
@@ -485,8 +508,14 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
                 flush=True,
             )
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal)
+    def on_term() -> None:
+        """SIGTERM: the machine or container is going down, and the desktop with it. No API
+        call leaves from now on (not even a retry); the run ends interrupted."""
+        shutdown.begin()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGINT, on_signal)
+    loop.add_signal_handler(signal.SIGTERM, on_term)
     reason = "error"
     keys = TerminalKeys(loop, on_key)
     events = agent_events(
@@ -497,15 +526,26 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
         pause=gate,
         ask=ask if keys.fd is not None else None,  # no terminal: nobody to ask, so refused
     )
+    held = trajectory.running() if trajectory is not None else contextlib.nullcontext()
+    ticker: asyncio.Task[None] | None = None
+    live = not args.json and out.isatty()
     try:
-        with keys:
+        with held, keys:
             async for event in events:
-                record(event)
+                if ticker is not None:
+                    ticker.cancel()
+                    ticker = None
+                counting = isinstance(event, RetryWait) and live
+                record(event, show=not counting)
+                if counting:  # the wait counts down in place
+                    ticker = asyncio.create_task(printer.count_down(event))  # type: ignore[arg-type]
                 if isinstance(event, Done):
                     reason = event.reason
     except asyncio.CancelledError:
         reason = "stopped"
     finally:
+        if ticker is not None:
+            ticker.cancel()
         await events.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

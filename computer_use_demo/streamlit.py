@@ -83,9 +83,18 @@ STREAMLIT_STYLE = """
         background-color: rgb(255, 51, 51);
     }
     .stAppDeployButton { visibility: hidden; }
+    /* The progress bar (with Stop) stays in view while the conversation scrolls under it. */
+    .st-key-progress {
+        position: sticky;
+        top: 3.75rem;
+        z-index: 999990;
+        background-color: var(--st-background-color, rgb(255, 255, 255));
+        padding: 0.25rem 0;
+    }
 </style>
 """
 POLL_SECONDS = 0.5
+PROGRESS_SECONDS = 1.0
 SESSIONS_SHOWN = 15
 SESSION_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 #: What changing the model resets to that model's defaults.
@@ -603,7 +612,7 @@ def session_events(trajectory: Trajectory | None) -> tuple[int, list[Event]]:
     run = ui_runner.get_run(trajectory.id)
     if run is not None:
         return run.snapshot()
-    return 0, ui_runner.saved_events(trajectory)
+    return 0, ui_runner.session_events(trajectory)
 
 
 # ---- reset ----------------------------------------------------------------------------------
@@ -707,7 +716,18 @@ def watch_run(session_id: str, version: int, paused: bool) -> None:
     render_live(run.live()[1])
 
 
-def progress(run: ui_runner.SessionRun) -> None:
+@st.fragment(run_every=PROGRESS_SECONDS)
+def progress(session_id: str) -> None:
+    """What the agent does now, Take control and Stop: a bar that stays in view however long
+    the conversation (STREAMLIT_STYLE), redrawn every second (a retry's countdown)."""
+    run = ui_runner.active_run(session_id)
+    if run is None:
+        return  # it ended: watch_run reruns the page
+    with st.container(key="progress"):
+        progress_bar(run)
+
+
+def progress_bar(run: ui_runner.SessionRun) -> None:
     left, middle, right = st.columns([4, 1.3, 1], vertical_alignment="center")
     with left:
         st.info(progress_text(run.run_events()), icon=":material/progress_activity:")
@@ -804,8 +824,8 @@ def main() -> None:
     paused = ui_runner.desktop_gate().paused
     if paused:
         person_in_control()
-    if run is not None:
-        progress(run)
+    if run is not None and trajectory is not None:
+        progress(trajectory.id)
         if (asked := run.pending_approval()) is not None:
             approval_box(run, asked)
 

@@ -12,8 +12,13 @@ from pathlib import Path
 
 from computer_use_demo.agent import history as h
 from computer_use_demo.agent.events import Done, UserMessage
-from computer_use_demo.sessions.trajectory import EVENTS_FILE, Trajectory, list_trajectories
-from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
+from computer_use_demo.sessions.trajectory import (
+    APP_STOPPED,
+    EVENTS_FILE,
+    Trajectory,
+    list_trajectories,
+)
+from tests.fake_api import FakeAnthropicAPI, error, message, text, tool_use
 from tests.support.bash import kill_leftovers, wait_gone
 from tests.support.loop import fake_api_fixture  # noqa: F401 - fixture
 
@@ -255,3 +260,59 @@ def test_a_secret_the_run_meets_is_printed_and_saved_redacted(
     # The model was sent what the shell printed: no secret variable in it.
     result = fake_api.requests[-1].body["messages"][-1]["content"][0]
     assert "PATH=" in str(result) and "ANTHROPIC_API_KEY" not in str(result)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_sigterm_mid_tool_makes_no_api_call_after_it(
+    fake_api: FakeAnthropicAPI, tmp_path: Path
+) -> None:
+    """A shutdown (SIGTERM to the process group: the shell dies too) ends the run without
+    telling the model that its shell died, and without one more paid call."""
+    marker = tmp_path / "started"
+    command = f"touch {marker}; sleep 60"
+    fake_api.push(
+        message(tool_use("bash", {"command": command}, id="toolu_sleep")),
+        message(text("This answer must never be asked for.")),
+    )
+    proc = cli("--trajectory-dir", str(tmp_path / "runs"), "wait a minute", api=fake_api)
+    try:
+        _wait_for(marker, proc, "the bash tool never started")
+        os.killpg(proc.pid, signal.SIGTERM)
+        code, out, err = finish(proc, timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 143, (out, err)
+    assert len(fake_api.requests) == 1, "no API call after SIGTERM"
+    (info,) = list_trajectories(tmp_path / "runs")
+    final = Trajectory.open(info.path).events()[-1]
+    assert isinstance(final, Done) and final.reason == "interrupted"
+    (result,) = final.messages[-1]["content"]
+    assert result["content"] == APP_STOPPED and result["is_error"]
+
+
+def test_sigterm_during_a_retry_wait_sends_no_retry(fake_api: FakeAnthropicAPI) -> None:
+    fake_api.push(error(429, "Slow down", retry_after=5), message(text("too late")))
+    proc = cli("--no-save", "hello", api=fake_api)
+    try:
+        deadline = time.monotonic() + 60
+        while not fake_api.requests:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no request arrived"
+            time.sleep(0.05)
+        time.sleep(0.5)  # the client is waiting to retry
+        proc.send_signal(signal.SIGTERM)
+        code, out, err = finish(proc, timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert code == 143, (out, err)
+    time.sleep(5)  # past the retry-after: no retry comes
+    assert len(fake_api.requests) == 1

@@ -20,6 +20,7 @@ from computer_use_demo.agent.events import (
     ApiExchange,
     AssistantBlock,
     ErrorEvent,
+    RetryWait,
     StepStarted,
     ToolResultEvent,
     ToolStarted,
@@ -34,6 +35,7 @@ from computer_use_demo.agent.loop import (
     agent_events,
     sampling_loop,
 )
+from computer_use_demo.app.render import progress_text
 from computer_use_demo.tools import (
     BashTool20250124,
     EditTool20250429,
@@ -241,6 +243,43 @@ async def test_429_is_retried_after_retry_after(fake_api: FakeAnthropicAPI) -> N
     first, second = fake_api.requests
     assert second.at - first.at >= 0.3, "retry-after must be honoured"
     assert second.headers["x-stainless-retry-count"] == "1"
+
+
+async def test_each_wait_is_announced_with_its_reason_and_counts_down(
+    fake_api: FakeAnthropicAPI,
+) -> None:
+    fake_api.push(
+        error(429, "rate limited", retry_after=1.5),
+        error(529, "Overloaded"),
+        message(text("finally")),
+    )
+    events = await collect(config(fake_api, max_retries=3), user("hi"))
+    assert done(events).reason == "end_turn"
+    waits = of(events, RetryWait)
+    assert [(w.reason, w.status, w.retry, w.retries) for w in waits] == [
+        ("rate limited", 429, 1, 3),
+        ("overloaded", 529, 2, 3),
+    ]
+    assert waits[0].seconds == 1.5  # the server's retry-after
+    assert 0.5 <= waits[1].seconds <= 1.0  # the backoff of a second retry (jitter: -25 %)
+    kinds = [type(e).__name__ for e in events if isinstance(e, (ApiExchange, RetryWait))]
+    assert kinds == ["ApiExchange", "RetryWait", "ApiExchange", "RetryWait", "ApiExchange"]
+    # The progress line names the wait and counts down to the retry.
+    start = waits[0].at
+    shown = [progress_text(events[: events.index(waits[0]) + 1], now=start + t) for t in (0, 1)]
+    assert shown == [
+        "Step 1 · rate limited (429): retry 1 of 3 in 2 s",
+        "Step 1 · rate limited (429): retry 1 of 3 in 1 s",
+    ]
+    assert progress_text(events[: events.index(waits[0]) + 1], now=start + 1.6).endswith("now")
+    assert "waiting for Claude" in progress_text(events[:-1])  # the retry answered
+
+
+async def test_a_400_is_not_retried(fake_api: FakeAnthropicAPI) -> None:
+    fake_api.push(error(400, "bad request"), message(text("never")))
+    events = await collect(config(fake_api, max_retries=3), user("hi"))
+    assert done(events).reason == "error" and not of(events, RetryWait)
+    assert len(fake_api.requests) == 1
 
 
 async def test_500_until_failure_keeps_the_history(fake_api: FakeAnthropicAPI) -> None:

@@ -7,6 +7,7 @@ Every event is a frozen dataclass with a ``kind`` tag and converts to and from p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
@@ -25,11 +26,13 @@ from .redaction import redact_json
 
 #: How a run ended. Besides end_turn, max_steps, stopped, error and budget, the stop reasons
 #: that end a run (stop_reasons.py): a refusal, an answer cut off at max_tokens, a full
-#: context window, and a stop reason the app does not know.
+#: context window, and a stop reason the app does not know. ``interrupted``: the app died
+#: mid-run (a crash, a kill); written when the session is next opened (sessions/trajectory.py).
 DoneReason = Literal[
     "end_turn",
     "max_steps",
     "stopped",
+    "interrupted",
     "error",
     "budget",
     "refusal",
@@ -219,6 +222,32 @@ class ErrorEvent:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RetryWait:
+    """A Messages API attempt failed in a way that is retried (agent/retry.py): the loop
+    waits ``seconds`` from ``at`` (wall clock, ``time.time()``) before retry ``retry`` of
+    at most ``retries``. ``reason`` says which wait it is ("rate limited", "overloaded")."""
+
+    kind: ClassVar[str] = "retry_wait"
+    reason: str
+    seconds: float
+    retry: int
+    retries: int
+    at: float
+    status: int | None = None
+
+    def left(self, now: float) -> float:
+        """Seconds still to wait at ``now`` (0 once the retry is due)."""
+        return max(0.0, self.at + self.seconds - now)
+
+    def text(self, now: float) -> str:
+        """``rate limited (429): retry 1 of 4 in 12 s``, counting down to "retrying now"."""
+        what = f"{self.reason} ({self.status})" if self.status else self.reason
+        left = self.left(now)
+        when = f"in {math.ceil(left)} s" if left > 0 else "now"
+        return f"{what}: retry {self.retry} of {self.retries} {when}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Done:
     """The run ended; ``messages`` is the full, valid history to continue from. ``detail``
     says what happened when the reason alone does not (a refusal, a cut-off answer...)."""
@@ -239,6 +268,7 @@ Event = (
     | ApiExchange
     | Usage
     | ErrorEvent
+    | RetryWait
     | Done
     | TextDelta
     | ThinkingDelta
@@ -260,6 +290,7 @@ EVENT_TYPES: dict[str, type] = {
         ApiExchange,
         Usage,
         ErrorEvent,
+        RetryWait,
         Done,
         TextDelta,
         ThinkingDelta,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import json
 import logging
 import time
@@ -46,7 +47,7 @@ from ..tools.approval_policy import (
 )
 from ..tools.collection import HALT_TEXT, NOT_EXECUTED
 from . import history as h
-from . import model_lookup, stop_reasons, thinking
+from . import model_lookup, retry, shutdown, stop_reasons, thinking
 from . import pause as pauses
 from .api_call import ApiCaller
 from .budget import Budget
@@ -58,6 +59,7 @@ from .events import (
     DoneReason,
     ErrorEvent,
     Event,
+    RetryWait,
     StepStarted,
     ToolResultEvent,
     redact_headers,
@@ -267,32 +269,71 @@ class _Recorder(Middleware):
     stream ended (``finish_stream``), with the final message as its body.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_retries: int = 0) -> None:
+        #: Retries are ours (agent/retry.py): the SDK's client is made with max_retries=0.
+        self.max_retries = max_retries
         self.pending: list[Event] = []
         self.arrived = asyncio.Event()
         self.body: Any = None  # the request being sent, as a dict (raw bodies have no json)
         self._streaming: tuple[Any, Any, float] | None = None
 
     async def handle_async(self, request: Any, call_next: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        except Exception as e:
-            error = f"{type(e).__name__}: {e}"
-            self._add(self._exchange(request, getattr(e, "request", None), started, error=error))
-            raise
-        http = response.http_response
-        if http.headers.get("content-type", "").startswith("text/event-stream"):
-            self._streaming = (request, http, started)
-            return response
-        with contextlib.suppress(Exception):
-            await http.aread()
-        try:
-            body: Any = http.json()
-        except Exception:
-            body = http.text
-        self._add_response(request, http, started, body)
-        return response
+        """One request: each attempt recorded; a retryable failure waited out (announced as
+        a RetryWait) and tried again, up to ``max_retries`` times."""
+        retries = 0
+        while True:
+            shutdown.check()  # no attempt leaves once the process shuts down (nor a retry)
+            if retries:  # sent as x-stainless-retry-count, as the SDK's own retries do
+                request = copy.copy(request)
+                request.retries_taken = retries
+            started = time.perf_counter()
+            try:
+                response = await call_next(request)
+            except Exception as e:
+                error = f"{type(e).__name__}: {e}"
+                sent = getattr(e, "request", None)
+                self._add(self._exchange(request, sent, started, error=error))
+                if not isinstance(e, APIConnectionError) or retries >= self.max_retries:
+                    raise
+                await self._wait(retries, None, {})
+                retries += 1
+                continue
+            http = response.http_response
+            if http.headers.get("content-type", "").startswith("text/event-stream"):
+                self._streaming = (request, http, started)
+                return response
+            with contextlib.suppress(Exception):
+                await http.aread()
+            try:
+                body: Any = http.json()
+            except Exception:
+                body = http.text
+            self._add_response(request, http, started, body)
+            status = http.status_code
+            if (
+                http.is_success
+                or retries >= self.max_retries
+                or not retry.should_retry(status, http.headers)
+            ):
+                return response
+            await http.aclose()
+            await self._wait(retries, status, http.headers)
+            retries += 1
+
+    async def _wait(self, retries: int, status: int | None, headers: Any) -> None:
+        """Announce the wait before retry ``retries + 1``, then wait it out."""
+        seconds = retry.delay(retries, headers)
+        self._add(
+            RetryWait(
+                reason=retry.reason(status),
+                status=status,
+                seconds=round(seconds, 3),
+                retry=retries + 1,
+                retries=self.max_retries,
+                at=time.time(),
+            )
+        )
+        await asyncio.sleep(seconds)
 
     def _add_response(
         self, request: Any, http: Any, started: float, body: Any, error: str | None = None
@@ -405,6 +446,8 @@ class _Run:
         """The run's end; a tool_use left unanswered gets ``detail`` (or "stopped")."""
         self.commit_partial()
         not_run = f"Not run: {detail}" if detail else h.STOPPED_BY_USER
+        if reason == "interrupted":
+            not_run = detail
         self.history = h.heal(self.history, reason=not_run)
         return Done(reason=reason, steps=self.steps, messages=self.history, detail=detail)
 
@@ -460,17 +503,18 @@ class _Resources:
                 self.tools.approve = PolicyApprover(
                     config.approval, ask=ask, crop=screen_crop(self.tools)
                 )
+            # The recorder retries (it shows each wait, and stops retrying on shutdown).
             if self.client is None:
                 self.client = make_client(
                     config.provider,
                     api_key=config.api_key,
                     base_url=config.base_url,
-                    max_retries=config.max_retries,
+                    max_retries=0,
                     middleware=[recorder],
                 )
             else:
                 self.client = self.client.with_options(
-                    middleware=[*self.client.middleware, recorder]
+                    max_retries=0, middleware=[*self.client.middleware, recorder]
                 )
             self.info = await run_model_info(config, self.client)  # checks the thinking set-up
         except (ProviderError, ValueError) as e:
@@ -562,7 +606,7 @@ async def agent_events(
     run = _Run(h.heal(messages))
     stop = stop if stop is not None else asyncio.Event()
     res = _Resources(tools, client)
-    recorder = _Recorder()
+    recorder = _Recorder(max_retries=config.max_retries)
     stop_waiter = asyncio.ensure_future(stop.wait())  # not tracked: cancelled last, in finally
     try:
         if not run.history:
@@ -609,6 +653,9 @@ async def agent_events(
             if pause is not None and pause.paused:
                 async for event in pauses.hold(pause, run, tools, stop):
                     yield event
+            if shutdown.begun():  # checked first: a tool the shutdown killed is no news
+                yield run.done("interrupted", shutdown.APP_STOPPED)
+                return
             if stop.is_set():
                 yield run.done("stopped")
                 return
@@ -634,12 +681,18 @@ async def agent_events(
                     await run.cancel_inflight()
                     for exchange in recorder.drain():
                         yield exchange
-                    yield run.done("stopped")
+                    if shutdown.begun():
+                        yield run.done("interrupted", shutdown.APP_STOPPED)
+                    else:
+                        yield run.done("stopped")
                     return
             for exchange in recorder.drain():
                 yield exchange
             try:
                 response = api.result()
+            except shutdown.ShuttingDown:
+                yield run.done("interrupted", shutdown.APP_STOPPED)
+                return
             except Exception as e:
                 log.info("API call failed: %s", e)
                 yield _error_event(e)
@@ -665,8 +718,17 @@ async def agent_events(
 
             run.partial_results = []
             calls = [b for b in calls if b["id"] != outcome.cut_off]
+            cut: set[str] = set()  # results that came after the shutdown began
             async for event in tools.run_turn(calls, results=run.partial_results, stop=stop):
+                if isinstance(event, ToolResultEvent) and shutdown.begun():
+                    cut.add(event.tool_use_id)
                 yield event
+            if shutdown.begun():  # a shell the shutdown killed is no news for the model
+                run.partial_results = [
+                    r for r in run.partial_results if r.get("tool_use_id") not in cut
+                ]
+                yield run.done("interrupted", shutdown.APP_STOPPED)
+                return
             if outcome.cut_off is not None and not stop.is_set():
                 yield answer_cut_off(blocks[-1], config, run.partial_results)
             run.commit_partial()

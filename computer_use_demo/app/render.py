@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import weakref
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -28,7 +29,9 @@ from ..agent.events import (
     Event,
     Paused,
     Resumed,
+    RetryWait,
     StepStarted,
+    TextDelta,
     ToolResultEvent,
     ToolStarted,
     UserMessage,
@@ -120,11 +123,17 @@ def describe_action(name: str, tool_input: dict[str, Any]) -> str:
     return text
 
 
-def progress_text(events: Sequence[Event]) -> str:
-    """Where the running agent is: ``Step 3 · computer: screenshot``."""
+def progress_text(events: Sequence[Event], now: float | None = None) -> str:
+    """Where the running agent is: ``Step 3 · computer: screenshot``; while it waits to
+    retry the API, which wait it is and how long is left (as of ``now``, else the clock)."""
     step = 0
     running: dict[str, str] = {}
+    waiting: RetryWait | None = None
     for ev in events:
+        if isinstance(ev, RetryWait):
+            waiting = ev
+        elif isinstance(ev, (ApiExchange, AssistantBlock, StepStarted, TextDelta)):
+            waiting = None  # the retry went out (or the step moved on)
         if isinstance(ev, StepStarted):
             step = ev.step
             running.clear()
@@ -141,6 +150,8 @@ def progress_text(events: Sequence[Event]) -> str:
     where = f"Step {step}" if step else "Starting"
     if events and isinstance(events[-1], Paused):
         return f"{where} · paused: the person has the desktop"
+    if waiting is not None:
+        return f"{where} · {waiting.text(time.time() if now is None else now)}"
     return f"{where} · {action or 'waiting for Claude'}"
 
 
@@ -228,6 +239,8 @@ def render_done(event: Done) -> None:
     """How a run ended, when it did not end on its own."""
     if event.reason == "stopped":
         st.caption(f"Stopped by the user after {event.steps} step(s).")
+    elif event.reason == "interrupted":
+        st.warning(event.detail or "This run was interrupted.", icon=":material/power_off:")
     elif event.reason == "max_steps":
         st.warning(f"Stopped after the maximum of {event.steps} steps.")
     elif event.detail:  # a refusal, a cut-off answer, a full context window...

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..agent import shutdown
 from ..agent.events import (
     TRANSIENT,
     ApprovalAnswered,
@@ -94,6 +95,10 @@ class SessionRun:
         self._thread = threading.Thread(
             target=self._main, name=f"agent-{trajectory.id}", daemon=True
         )
+        #: The session's run lock, from before the first event is recorded to the run's end
+        #: (a page opening the session meanwhile must not take the run for a crashed one).
+        self._held = contextlib.ExitStack()
+        self._held.enter_context(trajectory.running())
 
     # ---- lifecycle
 
@@ -107,13 +112,17 @@ class SessionRun:
 
     def stop(self, timeout: float = 30.0) -> Done | None:
         """Ask the loop to stop (it kills the running tool and heals), wait for its Done."""
+        self.request_stop()
+        self._thread.join(timeout)
+        return self.done
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop, without waiting (from any thread, a signal handler too)."""
         self._stop_requested.set()
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 loop.call_soon_threadsafe(stop.set)
-        self._thread.join(timeout)
-        return self.done
 
     def wait(self, timeout: float | None = None) -> Done | None:
         self._thread.join(timeout)
@@ -214,6 +223,7 @@ class SessionRun:
                 self._record(Done(reason="error", messages=heal(self.messages)))
         finally:
             self.messages = []  # the history with its screenshots: the Done has it, on disk
+            self._held.close()
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
@@ -290,6 +300,17 @@ def saved_events(trajectory: Trajectory) -> list[Event]:
     return _reuse(_SAVED, str(trajectory.path), stamp, lambda: trajectory.events(images=False))
 
 
+def session_events(trajectory: Trajectory) -> list[Event]:
+    """A session's saved events (``saved_events``) for a session no run of this app is at
+    work in; a run that the app's death cut off (no Done, nobody holding the session's run
+    lock) is closed first, as ``interrupted`` (``Trajectory.close_interrupted``)."""
+    events = saved_events(trajectory)
+    if events and not isinstance(events[-1], Done) and active_run(trajectory.id) is None:
+        if trajectory.close_interrupted() is not None:
+            events = saved_events(trajectory)
+    return events
+
+
 def session_list(root: Path) -> list[TrajectoryInfo]:
     """``list_trajectories(root)``, recomputed only when a session file changed.
 
@@ -317,6 +338,41 @@ def desktop_gate() -> PauseGate:
 _RUNS: dict[str, SessionRun] = {}
 _RUNS_LOCK = threading.Lock()
 _SEND_LOCK = threading.Lock()
+
+
+def _stop_every_run() -> None:
+    """The shutdown began (agent/shutdown.py): every run stops, none waited for here."""
+    with _RUNS_LOCK:
+        runs = list(_RUNS.values())
+    for run in runs:
+        run.request_stop()
+
+
+shutdown.on_begin(_stop_every_run)
+_WATCHING = threading.Event()
+
+
+def _watch_server_stop(interval: float = 0.1) -> None:
+    """Begin the shutdown as soon as the Streamlit server stops (its SIGTERM/SIGINT handler
+    stops the runtime; a script thread cannot install a handler of its own): the runs must
+    stop before the desktop goes, and no API call may start meanwhile."""
+    from streamlit.runtime import Runtime, RuntimeState
+
+    ending = (RuntimeState.STOPPING, RuntimeState.STOPPED)
+    while not shutdown.begun():
+        if Runtime.exists():
+            runtime = Runtime.instance()
+            if type(runtime) is Runtime and runtime.state in ending:  # not AppTest's mock
+                shutdown.begin()
+                return
+        time.sleep(interval)
+
+
+def watch_server_stop() -> None:
+    """Start the watcher of ``_watch_server_stop`` (once per process)."""
+    if not _WATCHING.is_set():
+        _WATCHING.set()
+        threading.Thread(target=_watch_server_stop, name="server-stop", daemon=True).start()
 
 
 def get_run(session_id: str) -> SessionRun | None:
@@ -445,6 +501,9 @@ def _send(
     stop_timeout: float,
     stop_others: bool,
 ) -> SessionRun:
+    if shutdown.begun():
+        raise RuntimeError("the app is shutting down; send it again once it is back")
+    watch_server_stop()
     others = runs_elsewhere(trajectory.id)
     if others and not stop_others:
         raise OtherSessionRunning(others[0])
@@ -471,13 +530,14 @@ def _send(
     if previous is not None and previous.done is not None:
         history, prior = previous.history or previous.done.messages, previous.snapshot()[1]
     else:  # Trajectory.messages() would read the whole session from disk a second time
-        prior = saved_events(trajectory)
+        prior = session_events(trajectory)
         history = rebuild_messages(prior)
     if previous is None or previous.history is None:
         history = trajectory.load_images(history)  # the loop sends them: read from disk
-    # Interrupted: stopped just now, or earlier with the Stop button (the model should know).
+    # Interrupted: stopped just now, earlier with the Stop button, or cut off by the app's
+    # end (the model should know).
     last_done = next((e for e in reversed(prior) if isinstance(e, Done)), None)
-    interrupted = last_done is not None and last_done.reason == "stopped"
+    interrupted = last_done is not None and last_done.reason in ("stopped", "interrupted")
     messages = with_user_message(history, text, interrupted=interrupted)
     user = UserMessage(text=text)
     spent = sum(e.cost_usd or 0.0 for e in prior if isinstance(e, Usage))

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,11 +53,15 @@ from ..agent.events import (
     to_json,
 )
 from ..agent.pause import note_blocks
+from ..agent.shutdown import APP_STOPPED as APP_STOPPED
 
 log = logging.getLogger(__name__)
 
 EVENTS_FILE = "messages.jsonl"
 META_FILE = "meta.json"
+#: Held (flock) by whichever process runs the agent in the session: the kernel lets go when
+#: that process dies, so a session with an unfinished run and a free lock was cut by a crash.
+RUN_LOCK_FILE = "run.lock"
 IMAGES_DIR = "images"
 #: Messages of a request body kept in an ApiExchange line (the newest; see _trim_request).
 KEEP_REQUEST_MESSAGES = 2
@@ -136,6 +143,59 @@ class Trajectory:
             tmp, json.dumps({"id": self.id, "title": self.title, "created": self.created})
         )
         os.replace(tmp, self.path / META_FILE)
+
+    # -------------------------------------------------------------- runs
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[bool]:
+        """Hold the session's run lock while a run records into it (yields False when another
+        process holds it: the run goes on, but a crash of either is then not told apart)."""
+        fd = _take_lock(self.path / RUN_LOCK_FILE)
+        try:
+            yield fd is not None
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def close_interrupted(self) -> Done | None:
+        """End a run that its app's death cut off: a ``Done`` of reason ``interrupted`` whose
+        history answers the cut tool calls with ``APP_STOPPED``, appended and returned. None
+        when the last run ended (or none began), or a live process holds the run lock."""
+        fd = _take_lock(self.path / RUN_LOCK_FILE)
+        if fd is None:
+            return None  # a run of another process is at work in this session
+        try:
+            events = self.events(images=False)
+            last = max((i for i, e in enumerate(events) if isinstance(e, Done)), default=-1)
+            tail = events[last + 1 :]
+            if not tail:
+                return None
+            steps = sum(isinstance(e, StepStarted) for e in tail)
+            history = self._relative(rebuild_messages(events, reason=APP_STOPPED))
+            done = Done(reason="interrupted", steps=steps, messages=history, detail=APP_STOPPED)
+            file = self.path / EVENTS_FILE
+            last_update = file.stat()
+            self.append(done)
+            # Closing is no activity: the session keeps its place in the list (by update).
+            os.utime(file, ns=(last_update.st_atime_ns, last_update.st_mtime_ns))
+            log.warning("session %s: its last run was cut off by the app's end", self.id)
+            return done
+        finally:
+            os.close(fd)
+
+    def _relative(self, value: Any) -> Any:
+        """``value`` with screenshot references under this folder made relative again (as
+        saved: ``events(images=False)`` gives results' files as absolute paths)."""
+        if isinstance(value, list):
+            return [self._relative(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        out = {k: self._relative(v) for k, v in value.items()}
+        name = out.get("file")
+        if out.get("type") == "base64" and isinstance(name, str) and os.path.isabs(name):
+            with contextlib.suppress(ValueError):
+                out["file"] = str(Path(name).relative_to(self.path))
+        return out
 
     # -------------------------------------------------------------- writing
 
@@ -397,8 +457,27 @@ def _with_histories(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
-    """The conversation the events describe (see Trajectory.messages)."""
+def _take_lock(path: Path) -> int | None:
+    """An exclusive flock on ``path`` (its descriptor), or None when another holds it or the
+    file cannot be opened (a read-only session folder: nothing to tell apart then)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        log.warning("cannot open %s: %s", path, e)
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def rebuild_messages(
+    events: list[Event], *, reason: str = h.STOPPED_BY_USER
+) -> list[dict[str, Any]]:
+    """The conversation the events describe (see Trajectory.messages); a tool call left
+    unanswered gets ``reason``."""
     start = 0
     messages: list[dict[str, Any]] = []
     for i in range(len(events) - 1, -1, -1):
@@ -433,7 +512,7 @@ def rebuild_messages(events: list[Event]) -> list[dict[str, Any]]:
                 messages.append({"role": "user", "content": note_blocks(text, screenshot)})
             case ApiExchange() | _:
                 pass
-    return h.heal(messages)
+    return h.heal(messages, reason=reason)
 
 
 def _with_image_file(block: Any, path: str) -> Any:

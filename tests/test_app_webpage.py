@@ -8,6 +8,8 @@ test_e2e_stack.py.
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import subprocess
 import sys
@@ -261,3 +263,43 @@ def test_page_frames_go_through_the_door(door: Door, host: str) -> None:
         assert "view_only=1" in (page.get_attribute("#vnc", "src") or "")
         page.reload()  # the cookie is enough now
         assert page.get_attribute("#chat", "src") == "/chat/"
+
+
+def _ask(door: Door, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", door.port, timeout=15)
+    try:
+        conn.request(method, path, body=body, headers={"Cookie": door.cookie, **headers})
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    finally:
+        conn.close()
+
+
+def _sentence(body: str) -> str:
+    """The error's text (JSON ``error`` or plain), checked to be a sentence, not a key name."""
+    with contextlib.suppress(ValueError):
+        body = json.loads(body)["error"]
+    body = body.strip()
+    assert body[:1].isupper() and body.endswith(".") and len(body.split()) >= 4, body
+    return body
+
+
+def test_bad_input_gets_a_4xx_and_a_sentence(door: Door) -> None:
+    json_type = {"Content-Type": "application/json"}
+    asks = [
+        ("POST", "/control", b'{"person": true}', {}),  # not declared JSON
+        ("POST", "/control", b"{not json", json_type),
+        ("POST", "/control", b"{}", json_type),  # was {"error": "'person'"}
+        ("POST", "/control", b'{"person": "yes"}', json_type),
+        ("POST", "/control", b"[1, 2]", json_type),
+        ("POST", "/control", b'{"person": true, "pad": "' + b"x" * 5000 + b'"}', json_type),
+        ("PUT", "/control", b"{}", json_type),
+        ("DELETE", "/", b"", {}),
+        ("GET", "/no/such/thing", b"", {}),
+    ]
+    for method, path, body, headers in asks:
+        status, text = _ask(door, method, path, body, **headers)
+        assert 400 <= status < 500, (method, path, status, text)
+        _sentence(text)
+    status, text = _ask(door, "POST", "/control", b"{}", **json_type)
+    assert "person" in _sentence(text) and "true" in _sentence(text)

@@ -177,22 +177,36 @@ def control(path: Path | None, take: bool | None = None) -> dict[str, bool]:
     return {"available": True, "person": path.exists()}
 
 
+#: What POST /control takes, for its error messages.
+CONTROL_BODY = '{"person": true} to take the desktop or {"person": false} to hand it back'
+
+
 async def control_request(request: Request, path: Path | None) -> Response:
     """GET /control: who has the desktop; POST {"person": true|false}: take or hand it back.
     JSON only, so that no other site's form can post it (and the Origin check applies)."""
     if request.method == "GET":
         return JSONResponse(control(path))
     if request.method != "POST":
-        return PlainTextResponse("method not allowed\n", status_code=405)
+        return JSONResponse(
+            {"error": f"{request.method} is not allowed on /control: use GET or POST."},
+            status_code=405,
+            headers={"Allow": "GET, POST"},
+        )
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return JSONResponse(
+            {"error": f"Send JSON (Content-Type: application/json): {CONTROL_BODY}."},
+            status_code=415,
+        )
+    body = await request.body()
     try:
-        if not request.headers.get("content-type", "").startswith("application/json"):
-            raise ValueError("send JSON")
-        body = await request.body()
-        take = json.loads(body[:1024])["person"]
-        if not isinstance(take, bool):
-            raise ValueError("person must be true or false")
-    except (ValueError, KeyError, TypeError) as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
+        data = json.loads(body) if len(body) <= 1024 else None
+    except ValueError as e:
+        return JSONResponse(
+            {"error": f"The body is not JSON ({e}): send {CONTROL_BODY}."}, status_code=400
+        )
+    take = data.get("person") if isinstance(data, dict) else None
+    if not isinstance(take, bool):
+        return JSONResponse({"error": f"Send {CONTROL_BODY}."}, status_code=400)
     return JSONResponse(control(path, take))
 
 
@@ -321,7 +335,11 @@ class Door:
             return await control_request(request, self.config.control_file)
         if path in ("/", "/index.html"):
             if request.method not in ("GET", "HEAD"):
-                return PlainTextResponse("method not allowed\n", status_code=405)
+                return PlainTextResponse(
+                    f"{request.method} is not allowed on the page: open it with GET.\n",
+                    status_code=405,
+                    headers={"Allow": "GET, HEAD"},
+                )
             return self.remember(
                 request,
                 Response(
@@ -336,7 +354,11 @@ class Door:
             )
         target = self.upstream(path)
         if target is None:
-            return PlainTextResponse("not found\n", status_code=404)
+            return PlainTextResponse(
+                "Nothing is served here: the page is at /, the chat under /chat/, the "
+                "desktop under /novnc/.\n",
+                status_code=404,
+            )
         return self.remember(request, await self.proxy_http(request, target))
 
     def upstream(self, path: str) -> Upstream | None:

@@ -83,8 +83,9 @@ STREAMLIT_STYLE = """
         background-color: rgb(255, 51, 51);
     }
     .stAppDeployButton { visibility: hidden; }
-    /* The progress bar (with Stop) stays in view while the conversation scrolls under it. */
-    .st-key-progress {
+    /* The progress bar (with Stop) stays in view while the conversation scrolls under it:
+       sticky is set on the wrappers around it (the fragment's), up to the page's column. */
+    .st-key-progress, [data-testid="stLayoutWrapper"]:has(.st-key-progress) {
         position: sticky;
         top: 3.75rem;
         z-index: 999990;

@@ -24,8 +24,10 @@ import pytest
 from anthropic.lib.tools._toolsets._runnable import HALT_TEXT
 from PIL import Image
 
+from computer_use_demo.agent.events import AssistantBlock, Done, UserMessage
 from computer_use_demo.agent.models import MODELS, TOOLSET_VERSION
 from computer_use_demo.app.settings import default_model
+from computer_use_demo.sessions.trajectory import Trajectory
 from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
 from tests.fake_api.toolset import member_use
 from tests.support.browser import launch_chromium
@@ -272,6 +274,56 @@ def test_progress_and_stop_in_the_browser(stack: Stack, artifacts_dir: str) -> N
         page.get_by_text("Stopped by the user after 1 step(s).").wait_for(timeout=30_000)
         assert time.monotonic() - started < 20
         assert page.locator(".st-key-stop_agent").count() == 0
+
+
+def long_session(stack: Stack, exchanges: int) -> Trajectory:
+    """A saved session of ``exchanges`` questions and answers, the newest of the stack's."""
+    trajectory = Trajectory.create(stack.home / ".anthropic" / "sessions", title="a long one")
+    history: list[dict[str, Any]] = []
+    for n in range(exchanges):
+        question, answer = f"Question {n}: what now?", f"Answer {n}.\n\n" + "A line. " * 40
+        trajectory.append(UserMessage(text=question))
+        trajectory.append(AssistantBlock(block={"type": "text", "text": answer}))
+        history += [
+            {"role": "user", "content": [{"type": "text", "text": question}]},
+            {"role": "assistant", "content": [{"type": "text", "text": answer}]},
+        ]
+        trajectory.append(Done(reason="end_turn", steps=1, messages=list(history)))
+    return trajectory
+
+
+def test_stop_stays_in_view_in_a_long_conversation(stack: Stack, artifacts_dir: str) -> None:
+    """After 50 messages the running agent's Stop is inside the viewport of the combined
+    page, where the conversation was read down to its end (it used to be 1,600 px above)."""
+    trajectory = long_session(stack, 50)
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(stack.page_url)
+        chat = page.frame_locator("#chat")
+        chat.get_by_text("Question 49: what now?").wait_for(timeout=60_000)
+        box = chat.get_by_placeholder(re.compile("Type a message to send to Claude"))
+        box.fill(SLOW_TASK)
+        box.press("Enter")
+        chat.get_by_text("Step 1 · bash sleep 120").wait_for(timeout=60_000)
+        stop = chat.locator(".st-key-stop_agent button")
+        # Read down to the end of the conversation, as a person following it would.
+        chat.get_by_text(SLOW_TASK).last.scroll_into_view_if_needed()
+        page.mouse.move(300, 500)
+        page.mouse.wheel(0, 100_000)
+        time.sleep(1.5)  # the progress bar redraws every second: still in view after it
+        where = None
+        for _ in range(20):  # None while a redraw replaces it
+            where = stop.bounding_box()
+            if where is not None:
+                break
+            time.sleep(0.1)
+        assert where is not None
+        assert 0 <= where["y"] and where["y"] + where["height"] <= 900, where
+        assert 0 <= where["x"] and where["x"] + where["width"] <= 1400, where
+        page.screenshot(path=str(Path(artifacts_dir) / "e2e-long-stop.png"))
+        stop.click()
+        chat.get_by_text("Stopped by the user after 1 step(s).").wait_for(timeout=30_000)
+    assert Trajectory.open(trajectory.path).events()[-1].reason == "stopped"  # type: ignore[union-attr]
 
 
 # --- the door ---------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -73,7 +75,9 @@ class Door:
         return headers["set-cookie"].split(";", 1)[0]
 
 
-def start_door(tmp_path: Path, port: int, upstream: int, *extra: str) -> subprocess.Popen:
+def start_door(
+    tmp_path: Path, port: int, upstream: int, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     token_file = tmp_path / "token"
     if not token_file.exists():
         token_file.write_text(TOKEN + "\n")
@@ -99,6 +103,7 @@ def start_door(tmp_path: Path, port: int, upstream: int, *extra: str) -> subproc
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        env=env,
     )
 
 
@@ -250,6 +255,8 @@ def test_page_frames_go_through_the_door(door: Door, host: str) -> None:
         page.goto(f"http://{host}:{door.port}/?token={TOKEN}", wait_until="domcontentloaded")
         assert page.url == f"http://{host}:{door.port}/"
         assert page.get_attribute("#chat", "src") == "/chat/"
+        # The desktop's frame is set once the page asked who has the desktop (/control).
+        page.wait_for_function("document.getElementById('vnc').getAttribute('src')")
         vnc = page.get_attribute("#vnc", "src") or ""
         assert vnc.startswith("/novnc/vnc.html?")
         for param in ("autoconnect=1", "reconnect=1", "resize=scale", "view_only=1"):
@@ -303,3 +310,113 @@ def test_bad_input_gets_a_4xx_and_a_sentence(door: Door) -> None:
         _sentence(text)
     status, text = _ask(door, "POST", "/control", b"{}", **json_type)
     assert "person" in _sentence(text) and "true" in _sentence(text)
+
+
+def _status(door: Door) -> dict:
+    status, body = _ask(door, "GET", "/status")
+    assert status == 200, body
+    return json.loads(body)
+
+
+def _start_upstream(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-c", UPSTREAM, str(port)], start_new_session=True)
+    wait_http(f"http://127.0.0.1:{port}/x", timeout=20)
+    return proc
+
+
+@pytest.mark.browser
+def test_the_page_reloads_the_chat_when_it_comes_back(tmp_path: Path) -> None:
+    """The chat's server dies and comes back: /status says so, a page of it meanwhile retries
+    by itself, and the combined page reloads its frame without anyone touching it."""
+    port, upstream_port = free_ports(2)
+    upstream = _start_upstream(upstream_port)
+    proc = start_door(tmp_path, port, upstream_port)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=20)
+        door = Door(port, upstream_port)
+        assert _status(door) == {"chat": True, "desktop": True, "failed": []}
+        with launch_chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{door.url}?token={TOKEN}")
+            chat = page.frame_locator("#chat")
+            chat.locator("body").get_by_text('"path": "/chat/').wait_for(timeout=10_000)
+            page.locator("#chat").evaluate("f => { f.contentWindow.before = true; }")
+
+            kill_tree(upstream)
+            assert _status(door) == {"chat": False, "desktop": False, "failed": []}
+            status, text = _ask(door, "GET", "/chat/", Accept="text/html")
+            assert status == 502 and 'http-equiv="refresh"' in text and "crash" in text
+            page.wait_for_function("document.body.dataset.chat === 'down'", timeout=10_000)
+
+            upstream = _start_upstream(upstream_port)
+            page.wait_for_function("document.body.dataset.chat === 'up'", timeout=10_000)
+            page.wait_for_function(
+                "document.getElementById('chat').contentWindow.before === undefined",
+                timeout=10_000,
+            )  # a new document: the frame was reloaded
+            chat.locator("body").get_by_text('"path": "/chat/').wait_for(timeout=10_000)
+            assert page.locator("#problems").is_hidden()
+    finally:
+        kill_tree(proc)
+        kill_tree(upstream)
+
+
+SUPERVISOR_CONF = """
+[unix_http_server]
+file={dir}/supervisor.sock
+chmod=0700
+[supervisord]
+nodaemon=true
+logfile={dir}/supervisord.log
+pidfile={dir}/supervisord.pid
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+[program:x11vnc]
+command=bash -c "echo it cannot start; exit 3"
+startsecs=1
+startretries=2
+autorestart=true
+stdout_logfile={dir}/x11vnc.log
+redirect_stderr=true
+[program:novnc]
+command=sleep 600
+stdout_logfile={dir}/novnc.log
+"""
+
+
+@pytest.mark.browser
+def test_a_service_the_supervisor_gave_up_on_is_named_with_its_log(tmp_path: Path) -> None:
+    """A program that keeps crashing ends FATAL under a real supervisord: /status names it
+    with its log, and so does the page."""
+    conf = tmp_path / "supervisord.conf"
+    conf.write_text(SUPERVISOR_CONF.format(dir=tmp_path))
+    supervisor = subprocess.Popen(
+        [sys.executable, "-m", "supervisor.supervisord", "-c", str(conf)], start_new_session=True
+    )
+    port, upstream_port = free_ports(2)
+    upstream = _start_upstream(upstream_port)
+    env = {**os.environ, "SUPERVISOR_SOCKET": str(tmp_path / "supervisor.sock")}
+    proc = start_door(tmp_path, port, upstream_port, env=env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", timeout=20)
+        door = Door(port, upstream_port)
+        deadline = time.monotonic() + 30
+        while not (failed := _status(door)["failed"]):
+            assert time.monotonic() < deadline, "the crashing program never ended FATAL"
+            time.sleep(0.5)
+        (x11vnc,) = failed
+        assert x11vnc["name"] == "x11vnc" and x11vnc["log"] == str(tmp_path / "x11vnc.log")
+        assert "it cannot start" in Path(x11vnc["log"]).read_text()
+        with launch_chromium() as browser:
+            page = browser.new_page()
+            page.goto(f"{door.url}?token={TOKEN}")
+            banner = page.locator("#problems")
+            banner.wait_for(state="visible", timeout=10_000)
+            text = banner.inner_text()
+            assert (
+                "VNC server (x11vnc) kept crashing" in text and str(tmp_path / "x11vnc.log") in text
+            )
+    finally:
+        kill_tree(proc)
+        kill_tree(upstream)
+        kill_tree(supervisor)

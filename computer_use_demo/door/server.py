@@ -31,6 +31,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
@@ -49,8 +50,17 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..agent import private_files
+from . import services
 
 PAGE = Path(__file__).with_name("index.html")
+#: What a page of the chat or the desktop shows while its server is down: it tries again
+#: every 2 seconds, so it comes back by itself once the server is back.
+UNREACHABLE_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>Computer Use Demo: waiting</title></head>
+<body style="font-family:system-ui,sans-serif;margin:2em;color:#1f2328">
+<p>{text}</p><p>This page tries again every 2 seconds.</p></body></html>
+"""
 log = logging.getLogger("door")
 
 #: The Origin this door sends to websockify, which refuses every other (image/start_desktop.sh):
@@ -117,6 +127,8 @@ class DoorConfig:
     novnc_origin: str = UPSTREAM_ORIGIN
     #: Present while the person has the desktop (CONTROL_FILE); None: no such state.
     control_file: Path | None = None
+    #: The supervisor's socket (SUPERVISOR_SOCKET), asked which services it gave up on.
+    supervisor_socket: Path | None = None
 
     @property
     def cookie_name(self) -> str:
@@ -333,6 +345,8 @@ class Door:
             return PlainTextResponse("ok\n")
         if path == "/control":
             return await control_request(request, self.config.control_file)
+        if path == "/status":
+            return JSONResponse(await self.status(), headers={"Cache-Control": "no-store"})
         if path in ("/", "/index.html"):
             if request.method not in ("GET", "HEAD"):
                 return PlainTextResponse(
@@ -360,6 +374,42 @@ class Door:
                 status_code=404,
             )
         return self.remember(request, await self.proxy_http(request, target))
+
+    async def status(self) -> dict[str, Any]:
+        """The page's watch on the services: ``{"chat": bool, "desktop": bool, "failed":
+        [...]}``; the page reloads a frame whose server answers again, and names the services
+        the supervisor gave up on (door/services.py)."""
+        chat, desktop = await asyncio.gather(
+            self.reaches("/chat/_stcore/health"), self.reaches("/novnc/vnc.html")
+        )
+        socket = self.config.supervisor_socket
+        failed = await asyncio.to_thread(services.gave_up, socket) if socket else []
+        return {"chat": chat, "desktop": desktop, "failed": failed}
+
+    async def reaches(self, path: str, timeout: float = 3.0) -> bool:
+        """Whether the server behind ``path`` answers a GET of it with a success (asked
+        the way the proxy asks it)."""
+        target = self.upstream(path)
+        assert target is not None, path
+        probe = Request(
+            {
+                "type": "http",
+                "method": "GET",
+                "path": path,
+                "raw_path": path.encode(),
+                "query_string": b"",
+                "headers": [],
+                "scheme": "http",
+                "server": ("127.0.0.1", self.config.port),
+            }
+        )
+        try:
+            response = await asyncio.wait_for(self.proxy_http(probe, target), timeout)
+        except TimeoutError:
+            return False
+        if response.background is not None:
+            await response.background()  # closes the upstream response, body unread
+        return 200 <= response.status_code < 400
 
     def upstream(self, path: str) -> Upstream | None:
         """The server behind the door for ``path``, if any."""
@@ -425,10 +475,17 @@ class Door:
         try:
             upstream = await self.client.send(upstream_request, stream=True)
         except httpx.HTTPError as e:
-            return PlainTextResponse(
-                f"The {target.name} is not reachable right now ({type(e).__name__}); it may still be starting.\n",
-                status_code=502,
+            text = (
+                f"The {target.name} is not reachable right now ({type(e).__name__}); it may "
+                "still be starting, or be restarting after a crash."
             )
+            if "text/html" in request.headers.get("accept", ""):  # a page: it retries itself
+                return HTMLResponse(
+                    UNREACHABLE_PAGE.format(text=html.escape(text)),
+                    status_code=502,
+                    headers={"Cache-Control": "no-store", "Retry-After": "2"},
+                )
+            return PlainTextResponse(text + "\n", status_code=502, headers={"Retry-After": "2"})
         response = StreamingResponse(
             upstream.aiter_raw(),
             status_code=upstream.status_code,
@@ -553,6 +610,9 @@ def main(argv: list[str] | None = None) -> None:
         allowed_hosts=parse_allowed_hosts(args.allowed_hosts),
         novnc_origin=args.novnc_origin,
         control_file=Path(os.environ["CONTROL_FILE"]) if os.environ.get("CONTROL_FILE") else None,
+        supervisor_socket=(
+            Path(os.environ["SUPERVISOR_SOCKET"]) if os.environ.get("SUPERVISOR_SOCKET") else None
+        ),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"the door on http://{args.bind}:{args.port}/", flush=True)

@@ -555,6 +555,11 @@ async def run(args: argparse.Namespace, config: LoopConfig, out: TextIO) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["eval"]:  # python -m computer_use_demo eval …: evals/cli.py
+        from .evals.cli import main as eval_main
+
+        return eval_main(argv[1:])
     # What the run saves (session folders, events, screenshots) is its user's alone.
     os.umask(0o077)
     parser = _parser()

@@ -20,6 +20,7 @@ LAYERS = {
     "sessions": 3,
     "app": 4,
     "door": 4,
+    "evals": 4,
     "<top>": 5,  # the entry files: loop.py, streamlit.py, cli.py, __main__.py
 }
 

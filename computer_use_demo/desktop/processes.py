@@ -12,6 +12,7 @@ import contextlib
 import os
 import shlex
 import signal
+import subprocess
 from collections.abc import Mapping, Sequence
 
 #: Environment variables that hold a provider credential or one of ours, by name; anything
@@ -126,3 +127,21 @@ async def run_process(
         await kill_group(proc)
         raise
     return proc.returncode or 0, stdout.decode(errors="replace"), stderr.decode(errors="replace")
+
+
+def launch(
+    argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None = None, log: str | None = None
+) -> int:
+    """Start a program that outlives the call (an app on the desktop) in a session of its own,
+    its output to the file ``log`` (default: nowhere), without a secret; its pid."""
+    with open(log or os.devnull, "ab") as out:
+        proc = subprocess.Popen(
+            _argv(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=scrubbed_env(env),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return proc.pid

@@ -220,6 +220,7 @@ class Slot:
     def __init__(self, number: int, root: Path, options: Options, pages: Path | None) -> None:
         self.number = number
         self.root = root
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.desktop = VirtualDesktop(root / "desktop", width=options.width, height=options.height)
         self.pages = PagesServer(pages, root / "inbox") if pages is not None else None
         self.server: WorkerServer | None = None

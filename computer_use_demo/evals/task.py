@@ -115,7 +115,11 @@ def parse_task(data: Any, path: Path | str = "<task>") -> Task:
     )
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is not None:
-        raise TaskError(path, _field(error.absolute_path), _why(error))
+        where = list(error.absolute_path)
+        missing = re.match(r"'(.+)' is a required property", error.message)
+        if error.validator == "required" and missing:
+            raise TaskError(path, _field([*where, missing.group(1)]), "required, but missing")
+        raise TaskError(path, _field(where), _why(error))
     limits = data.get("limits", {})
     return Task(
         id=data["id"],

@@ -389,3 +389,42 @@ def test_the_starter_suite_oracle_passes_with_parallel_2(tmp_path: Path) -> None
         assert all(c["passed"] for c in result["checks"]) and result["checks"]
         assert (folder / "replay.html").is_file()
     assert (out / "report.html").read_text().count('">replay</a>') == len(tasks)
+
+
+def test_a_terminal_gets_a_progress_bar(tmp_path: Path) -> None:
+    import pty
+
+    answer = {"type": "answer", "contains": "ok"}
+    suite = write_suite(
+        tmp_path / "suite",
+        [
+            {"id": f"t{i}", "instruction": "i", "checkers": [answer],
+             "oracle": [{"type": "answer", "text": "ok"}]}
+            for i in range(3)
+        ],
+    )  # fmt: skip
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        eval_cmd(str(suite), "--oracle", "--out", str(tmp_path / "run")),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert proc.wait(60) == 0
+    text = shown.decode(errors="replace")
+    assert "\r\x1b[K[" in text  # redrawn in place
+    assert "] 0/3 · 1 running · starting" in text
+    assert "] 3/3 · 0 running · passed 3" in text
+    assert "t1: passed (1 steps" in text
+    assert "3/3 passed" in text

@@ -200,3 +200,11 @@ def test_command_checkers(tmp_path: Path) -> None:
     assert check(command="printf 'a\\nb\\n'", regex="^b$").passed
     # The desktop's commands never see a secret of ours.
     assert check(command='echo "[$SOME_API_KEY]"', exact="[]").passed
+
+
+def test_the_readme_example_is_a_valid_task() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("**Write a task.**") :]
+    block = section[section.index("```json") + len("```json") : section.index("```\n", 10)]
+    task = parse_task(json.loads(block), "README.md")
+    assert task.id == "web-fill-form" and task.oracle

@@ -13,6 +13,7 @@ are defined here over our settings and model table, so forks importing them keep
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
 import os
 import re
@@ -623,14 +624,28 @@ def image_dir() -> Path:
     return Path(os.environ.get("IMAGE_DIR") or Path(__file__).resolve().parent.parent / "image")
 
 
+def desktop_commands() -> list[tuple[str, list[str]]]:
+    """How to stop and start the desktop: its scripts, or, when it runs as a user of its own
+    (``DESKTOP_USER``, set by the entrypoint), image/desktop_ctl.sh as root (through sudo for
+    the agent's user, which the image's sudoers allows for that script alone)."""
+    user = os.environ.get("DESKTOP_USER")
+    if not user or user == getpass.getuser():
+        return [
+            (s, ["bash", str(image_dir() / s)]) for s in ("stop_desktop.sh", "start_desktop.sh")
+        ]
+    ctl = str(image_dir() / "desktop_ctl.sh")
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    return [("desktop_ctl.sh", [*sudo, ctl, "restart", os.environ.get("DISPLAY_NUM", "1")])]
+
+
 def restart_desktop() -> str | None:
     """Stop all of the desktop and start it again; the error to show, if any."""
     env = {k: v for k, v in os.environ.items() if k != "COMPUTER_USE_WEBAPP"}
-    for script in ("stop_desktop.sh", "start_desktop.sh"):
+    for script, argv in desktop_commands():
         path = image_dir() / script
         if not path.is_file():
             return f"{path} is missing: the desktop was not restarted."
-        code, out, err = asyncio.run(run_command(["bash", str(path)], timeout=120, env=env))
+        code, out, err = asyncio.run(run_command(argv, timeout=120, env=env))
         if code != 0:
             tail = "\n".join((err or out).strip().splitlines()[-15:])
             return f"{script} failed (exit {code}):\n\n```\n{tail}\n```"

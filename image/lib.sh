@@ -2,7 +2,7 @@
 # Shared by the desktop scripts (sourced, not run): configuration, process tracking per
 # display, and THE one wait helper every part uses to decide it is up or to fail loudly.
 #
-# Every process a part starts carries COMPUTER_USE_DESKTOP=<marker> in its environment, and
+# Every process a part starts carries COMPUTER_USE_DESKTOP_MARK=<marker> in its environment, and
 # so does everything launched from it (apps started from the panel, shells in an xterm):
 # stopping the desktop ends exactly those processes, found by that marker, and nothing else.
 #
@@ -33,11 +33,13 @@ default_state_dir() {
     fi
 }
 
-# private_dir DIR: make DIR (0700), or make sure the one there is a real folder that we own
-# (then 0700 too). Anything else is refused: a folder someone else created in /tmp could be
-# used to read the X cookie and logs or to plant pid files.
+# private_dir DIR [MODE]: make DIR (MODE, default 0700), or make sure the one there is a real
+# folder that we own (then MODE too). Anything else is refused: a folder someone else created
+# in /tmp could be used to read the X cookie and logs or to plant pid files. (0711 is the stack's
+# top folder when the desktop runs as a user of its own: it may pass through to its own folder
+# in it, but list and change nothing there.)
 private_dir() {
-    local dir="$1" owner
+    local dir="$1" mode="${2:-0700}" owner
     if [[ ! -e "$dir" && ! -L "$dir" ]]; then
         (umask 077 && mkdir -p "$dir") || {
             log "ERROR: cannot create the state folder $dir"
@@ -56,12 +58,12 @@ private_dir() {
             "desktop's files there. Remove it, or set STATE_DIR to a folder of your own."
         exit 1
     fi
-    chmod 0700 "$dir"
+    chmod "$mode" "$dir"
 }
 
 STATE_DIR="${STATE_DIR:-$(default_state_dir)}"
-private_dir "$STATE_DIR"
-DESKTOP_MARKER="COMPUTER_USE_DESKTOP=:${DISPLAY_NUM}@${STATE_DIR}"
+private_dir "$STATE_DIR" "${STATE_MODE:-0700}"
+DESKTOP_MARKER="COMPUTER_USE_DESKTOP_MARK=:${DISPLAY_NUM}@${STATE_DIR}"
 export DISPLAY=":$DISPLAY_NUM"
 # Every X client we start (xdotool, screenshots, x11vnc, mutter, tint2, the apps, the chat
 # app's tools) finds the display's cookie here; Xvfb admits no client without it.
@@ -130,8 +132,8 @@ skip_if_running() {
 # the app down. So its processes carry a marker of their own, and their pid files and logs
 # live apart (the desktop's state folder stays in DESKTOP_STATE_DIR).
 track_webapp() {
-    DESKTOP_STATE_DIR="$STATE_DIR"
-    STATE_DIR="$DESKTOP_STATE_DIR/webapp"
+    DESKTOP_STATE_DIR="${DESKTOP_STATE_DIR:-$STATE_DIR}"
+    STATE_DIR="$STATE_DIR/webapp"
     DESKTOP_MARKER="COMPUTER_USE_WEBAPP=:${DISPLAY_NUM}@${STATE_DIR}"
 }
 
@@ -196,6 +198,12 @@ wait_for() {
 display_answers() { xdpyinfo -display ":$DISPLAY_NUM" >/dev/null 2>&1; }
 
 port_answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# A unix socket answers when a connection to it is accepted.
+socket_answers() {
+    [[ -S "$1" ]] && "${PYTHON:-python3}" -c \
+        'import socket, sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])' "$1"
+}
 
 window_with_class() { xdotool search --class "$1" >/dev/null 2>&1; }
 

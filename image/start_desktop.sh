@@ -120,39 +120,21 @@ start_x11vnc() {
     wait_for x11vnc port_answers 127.0.0.1 "$VNC_PORT"
 }
 
-# websockify (noVNC's files and its websocket) on 127.0.0.1 only, and its websocket only for
+# websockify (noVNC's files and its websocket) on 127.0.0.1 only (NOVNC_BIND: compose.yaml's
+# desktop container, where the agent's container is the door), and its websocket only for
 # the door (ExpectOrigin: a web page cannot send the door's Origin, so no page, not even one in
 # the desktop's Firefox, can drive the desktop through it).
 start_novnc() {
     if ! skip_if_running novnc; then
-        log "starting noVNC on 127.0.0.1:$NOVNC_PORT"
+        log "starting noVNC on ${NOVNC_BIND:-127.0.0.1}:$NOVNC_PORT"
         start_part novnc websockify --web /usr/share/novnc \
             --auth-plugin websockify.auth_plugins.ExpectOrigin --auth-source "$DOOR_ORIGIN" \
-            "127.0.0.1:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
+            "${NOVNC_BIND:-127.0.0.1}:$NOVNC_PORT" "127.0.0.1:$VNC_PORT"
     fi
     wait_for novnc port_answers 127.0.0.1 "$NOVNC_PORT"
 }
 
-install_firefox_policies() {
-    # First-run pages and nags cost the model steps; silence them where we may (root, e.g.
-    # the container and CI), never overwriting a policy file someone else put there (ours
-    # carries a mark beside it). The allowed-domains setting goes in too: see
-    # computer_use_demo/app/firefox.py.
-    local target=/etc/firefox/policies/policies.json mark=/etc/firefox/policies/.computer-use-demo
-    local root python="${PYTHON:-python3}"
-    root="$(cd "$IMAGE_DIR/.." && pwd)"
-    [[ -z "${PYTHON:-}" && -x "$root/.venv/bin/python" ]] && python="$root/.venv/bin/python"
-    local dir="${target%/*}"
-    local base="$IMAGE_DIR/desktop/firefox-policies.json" ours=""
-    [[ ! -e "$target" || -e "$mark" ]] || cmp -s "$target" "$base" && ours=1
-    if [[ -n "$ours" && ( -w "$dir" || ( ! -e "$dir" && -w /etc ) ) ]]; then
-        mkdir -p "$dir" && touch "$mark"
-        (cd "$root" && "$python" -m computer_use_demo.app.firefox "$base" "$target") ||
-            cp "$base" "$target"
-    fi
-}
-
-install_firefox_policies || true
+"$IMAGE_DIR/firefox_policies.sh" || true
 start_xvfb
 start_mutter
 start_tint2

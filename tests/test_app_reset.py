@@ -68,7 +68,7 @@ def test_reset_restarts_the_whole_desktop_and_clears_the_chat(
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
         before = pids(desktop)
         # An app opened on the desktop (it carries the desktop's marker, as panel launches do).
-        marker = f"COMPUTER_USE_DESKTOP=:{desktop.display}@{desktop.state_dir}"
+        marker = f"COMPUTER_USE_DESKTOP_MARK=:{desktop.display}@{desktop.state_dir}"
         app_proc = subprocess.Popen(
             ["env", marker, "sleep", "300"], start_new_session=True, env=desktop.env
         )

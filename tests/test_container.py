@@ -8,23 +8,29 @@ The build-and-run test uses docker where an engine answers, else the shared cont
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pytest
+import yaml
 
+from tests.fake_api import FakeAnthropicAPI, message, text, tool_use
 from tests.support.container import (
     CONTAINER_BUILD,
     DOCKERFILE,
     PACKAGES,
     PORTS,
     REPO,
+    TEST_TAG,
     context_copies,
     display_taken,
     docker_answers,
@@ -42,6 +48,17 @@ from tests.support.container import (
     wait_for_port,
 )
 from tests.support.door import other_host, ws_knock
+from tests.support.halves import (
+    DESKTOP_USER,
+    KEY,
+    NOT_WIRED,
+    Attempt,
+    check_refusals,
+    exfil_plan,
+    run_task,
+    scripted,
+    tools_use_the_desktop_server,
+)
 
 pytestmark = pytest.mark.container
 
@@ -109,7 +126,8 @@ def test_image_runs_the_same_entrypoint_as_the_native_start() -> None:
     assert target == f"{home_image}/entrypoint.sh", (
         f"ENTRYPOINT {target} is not image/entrypoint.sh"
     )
-    assert home_image.startswith("/home/computeruse")
+    # Root's copy, outside both users' homes: neither half can change what root runs.
+    assert home_image.startswith("/opt/") and "--chown" not in " ".join(image_copy[0].flags)
 
     start = REPO / "scripts" / "start"
     assert os.access(start, os.X_OK), "scripts/start is not executable"
@@ -123,8 +141,11 @@ def test_image_runs_the_same_entrypoint_as_the_native_start() -> None:
         int(p.split("/")[0]) for i in instructions if i.keyword == "EXPOSE" for p in i.args.split()
     }
     assert exposed == {PORTS["http"]}, "only the door is published; the rest is inside only"
+    # It starts as root only to drop to each half's user (setpriv, image/users.sh).
     users = [i.args for i in instructions if i.keyword == "USER"]
-    assert users and users[-1].split(":")[0] not in ("0", "root"), "the image runs as root"
+    assert users and users[-1].split(":")[0] in ("0", "root")
+    entry = (REPO / "image" / "entrypoint.sh").read_text()
+    assert "users.sh" in entry and "setpriv --reuid" in (REPO / "image" / "users.sh").read_text()
 
 
 def test_hadolint_reports_nothing() -> None:
@@ -150,9 +171,8 @@ class Engine:
         self.cli = "docker" if self.docker else "podman"
         self.env = dict(os.environ) if self.docker else podman_env()
         self.build_seconds = 0.0
-        if not self.docker:
-            # container-build.sh --run names its container so.
-            self.name = "cud-check"
+        self.run_env: dict[str, str] = {}
+        self.volumes: list[str] = []
 
     def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """`docker|podman ARGS`; a missing CLI (podman before container-build.sh installs it)
@@ -166,14 +186,13 @@ class Engine:
         """Build the image and start it with host networking; returns the seconds it took."""
         started = time.monotonic()
         with self.log.open("w") as out:
+            run = [self.cli, "run", "-d", "--name", self.name, "--network", "host"]
+            run += [a for name, value in self.run_env.items() for a in ("-e", f"{name}={value}")]
+            run += [a for volume in self.volumes for a in ("-v", volume)]
             if self.docker:
-                tag = "computer-use-demo:test"
-                steps = [
-                    ["docker", "build", "-t", tag, str(REPO)],
-                    ["docker", "run", "-d", "--name", self.name, "--network", "host", tag],
-                ]
+                steps = [["docker", "build", "-t", TEST_TAG, str(REPO)], [*run, TEST_TAG]]
             else:
-                steps = [["bash", str(CONTAINER_BUILD), "--run", str(REPO)]]
+                steps = [["bash", str(CONTAINER_BUILD), str(REPO), TEST_TAG], [*run, TEST_TAG]]
             for argv in steps:
                 remaining = timeout - (time.monotonic() - started)
                 result = subprocess.run(
@@ -209,10 +228,24 @@ def engine_or_skip() -> None:
 
 
 @pytest.fixture
-def container(artifacts_dir: str) -> Iterator[Engine]:
-    """The image, built and running with host networking; removed afterwards, whatever happens."""
+def container(artifacts_dir: str, tmp_path: Path) -> Iterator[Engine]:
+    """The image, built and running with host networking; removed afterwards, whatever happens.
+    Its chat app talks to a fake Messages API (a scripted model, ``engine.plan``), with the key
+    in its environment and in the reference's volume (~/.anthropic, owned by uid 1000)."""
     engine_or_skip()
     engine = Engine(Path(artifacts_dir) / "container-build.log")
+    plan: list[Attempt] = []
+    api = FakeAnthropicAPI(default=scripted(plan))
+    api.__enter__()
+    config = tmp_path / "dot-anthropic"
+    config.mkdir(mode=0o700)
+    (config / "api_key").write_text(KEY)
+    (config / "api_key").chmod(0o600)
+    for path in (config, config / "api_key"):
+        os.chown(path, 1000, 1000)
+    engine.run_env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
+    engine.volumes = [f"{config}:/home/computeruse/.anthropic"]
+    engine.api, engine.plan = api, plan  # type: ignore[attr-defined]
     taken = taken_ports(list(PORTS.values()))
     if taken:
         leftover = engine.run("ps", "--filter", f"name={engine.name}", "--format", "{{.Names}}")
@@ -235,6 +268,7 @@ def container(artifacts_dir: str) -> Iterator[Engine]:
     finally:
         (Path(artifacts_dir) / "container-run.log").write_text(engine.logs())
         engine.remove()
+        api.__exit__(None, None, None)
 
 
 def http_get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -301,7 +335,7 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
     try:
         with other_host() as other:
             assert other.connects(door), "the published door does not answer another host"
-            for name in ("streamlit", "novnc", "vnc"):
+            for name in ("novnc", "vnc"):
                 assert not other.connects(PORTS[name]), f"{name} answers another host"
     except RuntimeError as e:
         print(f"[container] no network namespace here ({e}): loopback checks only")
@@ -318,9 +352,22 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
     )
     assert leaked.stdout.strip() == "", leaked.stdout
 
-    # Inside: the user, sudo, every listed package, no zombie left unreaped.
-    assert container.run("exec", container.name, "id", "-un").stdout.strip() == "computeruse"
-    assert container.run("exec", container.name, "sudo", "-n", "true").returncode == 0
+    # Two users: the desktop's parts run as computeruse-desktop (no sudo), the chat app and the
+    # door as computeruse (uid 1000, the volume's owner).
+    def user_of(pattern: str) -> str:
+        ps = container.run(
+            "exec", container.name, "sh", "-c", f"ps -o user= -p $(pgrep -of '{pattern}')"
+        )
+        return ps.stdout.strip()
+
+    for part in ("Xvfb", "x11vnc", "websockify", "tint2"):
+        assert user_of(part) == DESKTOP_USER, part
+    for part in ("computer_use_demo.door.server", "computer_use_demo.app.unix_socket"):
+        assert user_of(part) == "computeruse", part
+    nosudo = container.run("exec", "--user", DESKTOP_USER, container.name, "sudo", "-n", "true")
+    assert nosudo.returncode != 0, "the desktop's user has sudo without AGENT_SUDO=1"
+
+    # Inside: every listed package, no zombie left unreaped.
     wanted = {p for name in IMAGE_LISTS for p in read_package_list(PACKAGES / name)}
     query = container.run(
         "exec", container.name, "dpkg-query", "-W", "-f", "${Package} ${Status}\n", *sorted(wanted)
@@ -352,6 +399,32 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
         assert not port_answers(port), f"port {port} still answers after the stop"
 
 
+@pytest.mark.timeout(3000)
+@pytest.mark.skipif(not tools_use_the_desktop_server(), reason=NOT_WIRED)
+def test_nothing_the_agent_runs_in_the_image_reaches_a_secret(container: Engine) -> None:
+    """The exfiltration run in the image: a scripted model tries every way to the key (in the
+    environment and in the reference's volume) and the token, from the desktop it controls."""
+    url = re.compile(r"Open http://localhost:8080/\?token=(\S+) in your browser")
+    deadline = time.monotonic() + 60
+    while not (printed := url.search(container.logs())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert printed, container.logs()[-2000:]
+    token = printed.group(1)
+    door = PORTS["http"]
+    state = PurePosixPath("/tmp/computer-use-1000-1")
+    door_pid = container.run("exec", container.name, "cat", f"{state}/webapp/webpage.pid")
+    container.plan.extend(  # type: ignore[attr-defined]
+        exfil_plan(
+            home=PurePosixPath("/home/computeruse"),
+            state=state,
+            door_url=f"http://127.0.0.1:{door}/",
+            door_pid=door_pid.stdout.strip(),
+        )
+    )
+    run_task(f"http://127.0.0.1:{door}/?token={token}", f"http://127.0.0.1:{door}/chat/")
+    check_refusals(container.api, container.plan, key=KEY, token=token)  # type: ignore[attr-defined]
+
+
 def zombies(engine: Engine) -> list[str]:
     """Zombie processes in the container that stay zombies for 2 s (not just exiting)."""
 
@@ -364,3 +437,151 @@ def zombies(engine: Engine) -> list[str]:
         return []
     time.sleep(2)
     return sorted(first & current())
+
+
+# --- compose.yaml: the two halves in two containers ------------------------------------------
+
+COMPOSE = REPO / "compose.yaml"
+COMPOSE_TASK = "Who are you on that desktop?"
+COMPOSE_DONE = "I am the desktop's user, in the other container."
+
+
+def compose_cli() -> list[str]:
+    """podman-compose (the test extra, from PyPI): it runs the very compose.yaml users run, where
+    `podman kube play` would need a Kubernetes YAML of its own. docker compose where docker
+    answers."""
+    if docker_answers():
+        return ["docker", "compose"]
+    beside = Path(sys.executable).with_name("podman-compose")
+    return [str(beside) if beside.exists() else "podman-compose"]
+
+
+def test_compose_yaml_declares_the_two_halves() -> None:
+    spec = yaml.safe_load(COMPOSE.read_text())
+    desktop, agent = spec["services"]["desktop"], spec["services"]["agent"]
+    assert desktop["environment"]["COMPUTER_USE_ROLE"] == "desktop"
+    assert agent["environment"]["COMPUTER_USE_ROLE"] == "agent"
+    # No secret on the desktop's side; the key and the only published port on the agent's.
+    assert not any("KEY" in name or "ACCESS_TOKEN" in name for name in desktop["environment"])
+    assert "ports" not in desktop and agent["ports"] == ["127.0.0.1:8080:8080"]
+    assert "ANTHROPIC_API_KEY" in agent["environment"]
+    # The desktop server on TCP with the token the desktop makes in the shared volume.
+    token = desktop["environment"]["DESKTOP_SERVER_TOKEN_FILE"]
+    assert agent["environment"]["COMPUTER_USE_DESKTOP_TOKEN_FILE"] == token
+    assert agent["environment"]["COMPUTER_USE_DESKTOP"].startswith("http://desktop:")
+    assert desktop["environment"]["AGENT_SUDO"] == "1"  # nothing to give away there
+
+
+def compose_for_test(tmp: Path, api_url: str) -> Path:
+    """compose.yaml as the test runs it: the image the test built, host networking (the fake
+    Messages API listens on this host's loopback), the key and a home of the test's own."""
+    spec = yaml.safe_load(COMPOSE.read_text())
+    desktop, agent = spec["services"]["desktop"], spec["services"]["agent"]
+    server_port = desktop["environment"]["DESKTOP_SERVER_TCP"].rsplit(":", 1)[1]
+    for service in (desktop, agent):
+        service.pop("build", None)
+        service.pop("ports", None)
+        service.pop("expose", None)
+        service["image"] = TEST_TAG
+        service["network_mode"] = "host"
+    desktop["environment"]["DESKTOP_SERVER_TCP"] = f"127.0.0.1:{server_port}"
+    agent["environment"].update(
+        COMPUTER_USE_DESKTOP=f"http://127.0.0.1:{server_port}",
+        NOVNC_HOST="127.0.0.1",
+        ANTHROPIC_API_KEY=KEY,
+        ANTHROPIC_BASE_URL=api_url,
+        ACCESS_TOKEN="",
+    )
+    config = tmp / "dot-anthropic"
+    config.mkdir(mode=0o700)
+    os.chown(config, 1000, 1000)
+    agent["volumes"] = [v for v in agent["volumes"] if "/.anthropic" not in v]
+    agent["volumes"].append(f"{config}:/home/computeruse/.anthropic")
+    path = tmp / "compose.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def compose_scripted(body: dict[str, Any]) -> Any:
+    last = body["messages"][-1]["content"]
+    if isinstance(last, list) and any(b.get("type") == "tool_result" for b in last):
+        return message(text(COMPOSE_DONE))
+    return message(
+        tool_use("bash", {"command": "whoami; echo key=[$ANTHROPIC_API_KEY]"}, "toolu_who"),
+        tool_use("computer", {"action": "screenshot"}, "toolu_shot"),
+    )
+
+
+@pytest.mark.timeout(3000)
+@pytest.mark.skipif(not tools_use_the_desktop_server(), reason=NOT_WIRED)
+def test_compose_runs_a_task_across_the_two_containers(artifacts_dir: str, tmp_path: Path) -> None:
+    engine_or_skip()
+    taken = taken_ports(list(PORTS.values()))
+    if taken:
+        pytest.fail(f"ports {taken} are already in use: free them and run again")
+    engine = Engine(Path(artifacts_dir) / "compose-build.log")
+    build = (
+        ["docker", "build", "-t", TEST_TAG, str(REPO)]
+        if engine.docker
+        else ["bash", str(CONTAINER_BUILD), str(REPO), TEST_TAG]
+    )
+    with engine.log.open("w") as out:
+        built = subprocess.run(build, stdout=out, stderr=subprocess.STDOUT, env=engine.env)
+    assert built.returncode == 0, engine.tail()
+
+    with FakeAnthropicAPI(default=compose_scripted) as api:
+        spec = compose_for_test(tmp_path, api.url)
+        project = ["-p", "cud-compose-test", "-f", str(spec)]
+        cli = compose_cli()
+
+        def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*cli, *project, *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=engine.env,
+            )
+
+        compose("down", "-v", "-t", "5")
+        try:
+            up = compose("up", "-d")
+            assert up.returncode == 0, up.stdout + up.stderr
+            logs = ""
+            url = re.compile(r"Open http://localhost:8080/\?token=(\S+) in your browser")
+            deadline = time.monotonic() + 180
+            while not url.search(logs) and time.monotonic() < deadline:
+                time.sleep(1)
+                logs = compose("logs", "agent", timeout=60).stdout
+            printed = url.search(logs)
+            assert printed, logs[-3000:] + compose("logs", "desktop", timeout=60).stdout[-3000:]
+            token = printed.group(1)
+            door = PORTS["http"]
+            run_task(
+                f"http://127.0.0.1:{door}/?token={token}",
+                f"http://127.0.0.1:{door}/chat/",
+                COMPOSE_TASK,
+                COMPOSE_DONE,
+            )
+            assert not api.invalid_requests, api.invalid_requests[0].error
+            final = api.valid_requests[-1].body["messages"][-1]["content"]
+            results = {b["tool_use_id"]: b for b in final if b.get("type") == "tool_result"}
+            who = json.dumps(results["toolu_who"]["content"])
+            assert DESKTOP_USER in who and "key=[]" in who, who
+            shot = results["toolu_shot"]["content"]
+            assert any(c.get("type") == "image" for c in shot), shot
+            for request in api.requests:
+                assert KEY not in json.dumps(request.body) and token not in json.dumps(request.body)
+            # The desktop's container holds no key at all: not in any process, not on disk.
+            ps = compose(
+                "exec",
+                "-T",
+                "desktop",
+                "sh",
+                "-c",
+                "grep -l 'sk-ant[-]' /proc/[0-9]*/environ; ls /home/computeruse; true",
+            )
+            assert "environ" not in ps.stdout and "api_key" not in ps.stdout, ps.stdout
+        finally:
+            (Path(artifacts_dir) / "compose-run.log").write_text(compose("logs", timeout=60).stdout)
+            compose("down", "-v", "-t", "10")

@@ -15,6 +15,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -48,7 +49,7 @@ class Desktop:
 
     @property
     def marker(self) -> bytes:
-        return f"COMPUTER_USE_DESKTOP=:{self.display}@{self.state}".encode()
+        return f"COMPUTER_USE_DESKTOP_MARK=:{self.display}@{self.state}".encode()
 
     def run(self, script: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -288,11 +289,16 @@ def test_start_fails_loudly_with_the_part_log(tmp_path: Path) -> None:
 
 
 def test_entrypoint_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
-    # A copy of image/ without the web app, so only the entrypoint and the desktop run.
-    image = tmp_path / "image"
+    # A copy of image/ without the web app, so only the entrypoint and the desktop run; in
+    # /tmp itself, where the desktop's own user (as root, the entrypoint runs the desktop as
+    # it) may read the scripts and pass through to its folder.
+    top = Path(tempfile.mkdtemp(prefix="cud-entrypoint-"))
+    top.chmod(0o755)
+    image = top / "image"
     shutil.copytree(IMAGE, image, ignore=shutil.ignore_patterns("start_webapp.sh", "webapp"))
-    state = tmp_path / "state"
-    desk = Desktop(make_env(state), state)
+    state = top / "state"
+    split = os.geteuid() == 0
+    desk = Desktop(make_env(state), state / "desktop" if split else state)
     proc = subprocess.Popen(
         [str(image / "entrypoint.sh")],
         env=desk.env,
@@ -306,10 +312,12 @@ def test_entrypoint_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if "http://localhost:8080" in line:
+            if "is ready" in line:
                 break
-        assert any("Open http://localhost:8080" in line for line in lines), lines
+        assert any("The desktop is ready" in line for line in lines), lines
         assert len(desk.processes()) >= 5
+        if split:  # its parts run as the desktop's own user
+            assert all(Path(f"/proc/{pid}").stat().st_uid != 0 for pid in desk.processes())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         assert desk.processes() == []
@@ -318,6 +326,7 @@ def test_entrypoint_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         force_stop(desk)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def test_a_state_folder_owned_by_someone_else_is_refused(tmp_path: Path) -> None:

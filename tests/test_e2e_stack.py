@@ -434,15 +434,19 @@ def test_inside_ports_refuse_other_hosts(stack: Stack) -> None:
         try:
             with other_host() as other:
                 assert other.connects(probe.getsockname()[1]), "the namespace cannot reach us"
-                for port in (stack.streamlit_port, stack.novnc_port, stack.vnc_port):
+                for port in (stack.novnc_port, stack.vnc_port):
                     assert not other.connects(port), f"port {port} answers another host"
                 assert not other.connects(stack.http_port)  # BIND_ADDR=127.0.0.1 (scripts/start)
         except RuntimeError as e:
             pytest.skip(str(e))
     finally:
         probe.close()
-    for port in (stack.streamlit_port, stack.novnc_port, stack.vnc_port, stack.http_port):
+    for port in (stack.novnc_port, stack.vnc_port, stack.http_port):
         assert connects("127.0.0.1", port), port  # they do listen, on loopback
+    # The chat app has no port at all: a unix socket in the agent's private folder.
+    chat = stack.state_dir / "webapp" / "chat.sock"
+    assert stat.S_ISSOCK(chat.stat().st_mode) and stat.S_IMODE(chat.stat().st_mode) == 0o600
+    assert stat.S_IMODE(chat.parent.stat().st_mode) == 0o700
 
 
 def test_the_agents_shell_sees_no_secret(stack: Stack) -> None:

@@ -34,19 +34,48 @@ def display_number() -> int:
         return 1
 
 
+#: Set by the start (image/entrypoint.sh): "0" when the desktop's user has no sudo (the default
+#: of the two-user stack), "1" when it has; unset: unknown (library use), the reference's words.
+DESKTOP_SUDO_ENV = "DESKTOP_SUDO"
+
+
+def desktop_has_sudo() -> bool | None:
+    """Whether the desktop's user may use sudo (``DESKTOP_SUDO``); None when nobody said."""
+    value = os.environ.get(DESKTOP_SUDO_ENV, "").strip()
+    return {"0": False, "1": True}.get(value)
+
+
+def _install_line(distribution: str, sudo: bool | None) -> str:
+    if sudo is False:
+        # The model would otherwise spend steps on apt-get and sudo that cannot work here.
+        return (
+            "* You have no sudo (no root) on this desktop, so you cannot install "
+            f"{distribution} packages (apt-get fails): use the applications already installed, "
+            "or install into your home folder (pip install --user, downloads into ~). "
+            "Use curl instead of wget."
+        )
+    return (
+        f"* You can feel free to install {distribution} applications with your bash tool. "
+        "Use curl instead of wget."
+    )
+
+
 def system_prompt(
     *,
     display_num: int | None = None,
     today: date | None = None,
     editor_name: str = "str_replace_based_edit_tool",
+    sudo: bool | None = None,
 ) -> str:
     """The reference system prompt for this machine. ``editor_name`` is the editor tool's name
-    in the chosen tool group (``str_replace_editor`` for the 2024 tools)."""
+    in the chosen tool group (``str_replace_editor`` for the 2024 tools); ``sudo`` whether the
+    desktop's user has sudo (default: ``DESKTOP_SUDO``; unknown keeps the reference's words)."""
     num = display_number() if display_num is None else display_num
     day = today or date.today()
+    install = _install_line(_distribution(), desktop_has_sudo() if sudo is None else sudo)
     return f"""<SYSTEM_CAPABILITY>
 * You are utilising {_article(_distribution())} {_distribution()} virtual machine using {platform.machine()} architecture with internet access.
-* You can feel free to install {_distribution()} applications with your bash tool. Use curl instead of wget.
+{install}
 * To open firefox, please just click on the firefox icon.  Note, firefox-esr is what is installed on your system.
 * Using bash tool you can start GUI applications, but you need to set export DISPLAY=:{num} and use a subshell. For example "(DISPLAY=:{num} xterm &)". GUI apps run with bash tool will appear within your desktop environment, but they may take some time to appear. Take a screenshot to confirm it did.
 * When using your bash tool with commands that are expected to output very large quantities of text, redirect into a tmp file and use {editor_name} or `grep -n -B <lines before> -A <lines after> <query> <filename>` to confirm output.

@@ -123,6 +123,10 @@ class DoorConfig:
     port: int
     streamlit_port: int
     novnc_port: int
+    #: The chat app's unix socket (the agent's private folder): then no port of it is used.
+    streamlit_socket: str | None = None
+    #: Where websockify listens: this machine, or the desktop's container (compose).
+    novnc_host: str = "127.0.0.1"
     allowed_hosts: frozenset[str] = frozenset()
     novnc_origin: str = UPSTREAM_ORIGIN
     #: Present while the person has the desktop (CONTROL_FILE); None: no such state.
@@ -231,6 +235,9 @@ class Upstream:
     port: int
     path: str
     origin: str | None
+    host: str = "127.0.0.1"
+    #: A unix socket to reach it on instead of host:port.
+    socket: str | None = None
 
 
 class Door:
@@ -240,6 +247,7 @@ class Door:
         self.config = config
         self.page = PAGE.read_bytes()
         self.client: httpx.AsyncClient | None = None
+        self.socket_client: httpx.AsyncClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -265,10 +273,16 @@ class Door:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.client = httpx.AsyncClient(trust_env=False, timeout=None)
+                if self.config.streamlit_socket:
+                    transport = httpx.AsyncHTTPTransport(uds=self.config.streamlit_socket)
+                    self.socket_client = httpx.AsyncClient(
+                        transport=transport, trust_env=False, timeout=None
+                    )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.client is not None:
-                    await self.client.aclose()
+                for client in (self.client, self.socket_client):
+                    if client is not None:
+                        await client.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -415,13 +429,16 @@ class Door:
         """The server behind the door for ``path``, if any."""
         if path == "/chat" or path.startswith("/chat/"):
             # Streamlit runs with baseUrlPath=chat; its websocket wants no Origin from us.
-            return Upstream("chat", self.config.streamlit_port, path, None)
+            return Upstream(
+                "chat", self.config.streamlit_port, path, None, socket=self.config.streamlit_socket
+            )
         if path == "/novnc" or path.startswith("/novnc/"):
             return Upstream(
                 "desktop",
                 self.config.novnc_port,
                 path[len("/novnc") :] or "/",
                 self.config.novnc_origin,
+                host=self.config.novnc_host,
             )
         return None
 
@@ -458,10 +475,11 @@ class Door:
         return headers
 
     async def proxy_http(self, request: Request, target: Upstream) -> Response:
-        assert self.client is not None, "the lifespan starts the client"
+        client = self.socket_client if target.socket else self.client
+        assert client is not None, "the lifespan starts the clients"
         url = httpx.URL(
             scheme="http",
-            host="127.0.0.1",
+            host=target.host,
             port=target.port,
             path=target.path,
             query=self.upstream_query(request).encode(),
@@ -469,11 +487,9 @@ class Door:
         headers = self.upstream_headers(request)
         headers.append(("X-Forwarded-Proto", request.url.scheme))
         body = request.stream() if request.method not in ("GET", "HEAD") else None
-        upstream_request = self.client.build_request(
-            request.method, url, headers=headers, content=body
-        )
+        upstream_request = client.build_request(request.method, url, headers=headers, content=body)
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
+            upstream = await client.send(upstream_request, stream=True)
         except httpx.HTTPError as e:
             text = (
                 f"The {target.name} is not reachable right now ({type(e).__name__}); it may "
@@ -506,19 +522,22 @@ class Door:
             await ws.close(code=1008)
             return
         query = self.upstream_query(ws)
-        url = f"ws://127.0.0.1:{target.port}{target.path}" + (f"?{query}" if query else "")
+        url = f"ws://{target.host}:{target.port}{target.path}" + (f"?{query}" if query else "")
         subprotocols = list(ws.scope.get("subprotocols") or [])
         try:
-            upstream = await websockets.connect(
-                url,
-                origin=target.origin,  # type: ignore[arg-type]
-                subprotocols=subprotocols or None,  # type: ignore[arg-type]
-                additional_headers=self.upstream_headers(ws, WS_HANDSHAKE),
-                proxy=None,
-                compression=None,
-                max_size=None,
-                ping_interval=None,
-                open_timeout=15,
+            options: dict[str, Any] = {
+                "origin": target.origin,
+                "subprotocols": subprotocols or None,
+                "additional_headers": self.upstream_headers(ws, WS_HANDSHAKE),
+                "compression": None,
+                "max_size": None,
+                "ping_interval": None,
+                "open_timeout": 15,
+            }
+            upstream = await (
+                websockets.unix_connect(target.socket, url, **options)
+                if target.socket
+                else websockets.connect(url, proxy=None, **options)
             )
         except (OSError, websockets.InvalidHandshake, TimeoutError) as e:
             log.warning("websocket to %s failed: %s", url, e)
@@ -584,7 +603,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--streamlit-port", type=int, default=int(os.environ.get("STREAMLIT_PORT", "8501"))
     )
+    parser.add_argument(
+        "--streamlit-socket",
+        default=None,
+        help="the chat app's unix socket (then --streamlit-port is not used)",
+    )
     parser.add_argument("--novnc-port", type=int, default=int(os.environ.get("NOVNC_PORT", "6080")))
+    parser.add_argument(
+        "--novnc-host",
+        default=os.environ.get("NOVNC_HOST", "127.0.0.1"),
+        help="where websockify listens (the desktop's container in the compose layout)",
+    )
     parser.add_argument(
         "--token-file",
         type=Path,
@@ -607,6 +636,8 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         streamlit_port=args.streamlit_port,
         novnc_port=args.novnc_port,
+        streamlit_socket=args.streamlit_socket,
+        novnc_host=args.novnc_host,
         allowed_hosts=parse_allowed_hosts(args.allowed_hosts),
         novnc_origin=args.novnc_origin,
         control_file=Path(os.environ["CONTROL_FILE"]) if os.environ.get("CONTROL_FILE") else None,

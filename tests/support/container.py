@@ -32,8 +32,10 @@ CONTAINER_BUILD = next(
     ),
     REPO.parent / "shared" / "tools" / "container-build.sh",
 )
-# The ports the image serves (and container-build.sh --run waits for), in README order.
-PORTS = {"vnc": 5900, "novnc": 6080, "streamlit": 8501, "http": 8080}
+# The ports the image serves, in README order (the chat app has none: a unix socket).
+PORTS = {"vnc": 5900, "novnc": 6080, "http": 8080}
+#: The tag the tests build (not container-build.sh's default, which developers use by hand).
+TEST_TAG = "localhost/computer-use-demo:test"
 
 
 @dataclass(frozen=True)

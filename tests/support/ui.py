@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.support.net import port_free
-from tests.support.procs import kill_tree
+from tests.support.procs import kill_marked, kill_tree, marked_pids
 from tests.support.xvfb import display_in_use
 
 REPO = Path(__file__).resolve().parents[2]
@@ -181,8 +183,16 @@ class Stack:
 
     @property
     def app_url(self) -> str:
-        """The chat app itself, inside only (127.0.0.1), under its base path."""
-        return f"http://127.0.0.1:{self.streamlit_port}/chat/"
+        """The chat app alone, through the door (it listens on a unix socket that only the
+        agent's user reaches), with the token: the door keeps it as a cookie."""
+        return f"{self.door_url}chat/?token={self.token}"
+
+    @property
+    def desktop_state(self) -> Path:
+        """The desktop's own folder: ``desktop/`` when the entrypoint split the halves, else
+        the state folder itself (the desktop's scripts run alone)."""
+        split = self.state_dir / "desktop"
+        return split if split.is_dir() else self.state_dir
 
     def logs(self) -> str:
         out = []
@@ -197,7 +207,9 @@ def stack_env(tmp: Path, *, extra: dict[str, str] | None = None) -> Stack:
     http_port, streamlit_port, novnc_port, vnc_port = free_ports(4)
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    state = tmp / "state"
+    # In /tmp itself, not in pytest's private folder: the desktop's own user (the entrypoint
+    # runs the desktop as it when the tests run as root) must pass through to its folder.
+    state = Path(tempfile.mkdtemp(prefix="cud-state-"))
     env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
     env.update(
         HOME=str(home),
@@ -210,7 +222,8 @@ def stack_env(tmp: Path, *, extra: dict[str, str] | None = None) -> Stack:
         VNC_PORT=str(vnc_port),
         BIND_ADDR="127.0.0.1",
         STATE_DIR=str(state),
-        # The test's own X clients use the desktop's cookie (Xvfb admits no one else).
+        # The test's own X clients use the desktop's cookie (Xvfb admits no one else): where
+        # the desktop's scripts alone put it (the entrypoint's is in desktop/, see pointer).
         XAUTHORITY=str(state / "Xauthority"),
         READY_TIMEOUT="60",
         # The door's token, known before the start (a test may drop it to have one made).
@@ -246,6 +259,7 @@ def running_stack(stack: Stack, *, webapp: bool = True) -> Iterator[Stack]:
         for script in ("stop_webapp.sh", "stop_desktop.sh"):
             with contextlib.suppress(Exception):
                 run_script(stack, script, timeout=60)
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -263,22 +277,23 @@ def entrypoint(stack: Stack, tmp: Path, log_copy: Path) -> Iterator[Path]:
     )
     try:
         wait_http(f"{stack.door_url}healthz", timeout=120)
-        wait_http(f"{stack.app_url}_stcore/health", timeout=120)
+        wait_http(f"{stack.door_url}chat/_stcore/health?token={stack.token}", timeout=120)
         yield out
     finally:
         kill_tree(proc, grace=60)
-        # Whatever the entrypoint left behind (it should be nothing).
-        for script in ("stop_webapp.sh", "stop_desktop.sh"):
-            run_script(stack, script, timeout=60)
+        left = marked_pids(str(stack.state_dir))  # whatever the entrypoint left (none, we hope)
+        kill_marked(str(stack.state_dir))
         log.close()
         log_copy.parent.mkdir(parents=True, exist_ok=True)
         log_copy.write_text(out.read_text(errors="replace") + "\n" + stack.logs())
+        shutil.rmtree(stack.state_dir, ignore_errors=True)
+        assert not left, f"the entrypoint left processes running: {left}"
 
 
 def pointer(stack: Stack) -> tuple[int, int]:
     """Where the X pointer of the stack's desktop is."""
     env = {**stack.env, "DISPLAY": f":{stack.display}"}
-    cookie = stack.state_dir / "Xauthority"
+    cookie = stack.desktop_state / "Xauthority"
     if cookie.exists():
         env["XAUTHORITY"] = str(cookie)
     out = subprocess.run(

@@ -26,6 +26,7 @@ from tests.support.edit import (
     run_permission_report,
 )
 from tests.support.edit import editor as editor
+from tests.support.edit import editor_server as editor_server
 from tests.support.edit import shared_dir as shared_dir
 from tests.support.edit import undo_editor as undo_editor
 

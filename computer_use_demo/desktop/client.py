@@ -161,9 +161,12 @@ class RemoteDesktop:
 
     @property
     def display(self) -> str:  # type: ignore[override]
-        """The server's X display (asked once)."""
+        """The server's X display (asked once; "" while the server cannot say)."""
         if self._display is None:
-            self._display = self.info_now().display
+            try:
+                self._display = self.info_now().display
+            except DesktopError:
+                return ""
         return self._display
 
     def info_now(self) -> DesktopInfo:
@@ -319,6 +322,13 @@ class RemoteBashSession:
             )
         except ShellError as exc:
             self._broken = exc.message
+            raise
+        except DesktopUnreachable:
+            # The command's fate is unknown (the server may have restarted without it).
+            self._broken = (
+                "the desktop server did not answer during the last command, so this shell's "
+                f"state is unknown; {RESTART_HINT}"
+            )
             raise
         except asyncio.CancelledError:
             # The request's connection is closed: the server interrupts the command and

@@ -14,7 +14,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .backend import FileStat, Listing
 
@@ -42,11 +42,11 @@ def read_bytes(path: str, limit: int) -> bytes:
     return data
 
 
-def missing_parents(path: str) -> tuple[str, ...]:
-    """The folders above ``path`` that do not exist, outermost first."""
+def missing_parents(path: str, lexists: Callable[[str], bool] = os.path.lexists) -> tuple[str, ...]:
+    """The folders above ``path`` that do not exist (by ``lexists``), outermost first."""
     missing: list[str] = []
     parent = os.path.dirname(path)
-    while parent and not os.path.lexists(parent):
+    while parent and not lexists(parent):
         missing.append(parent)
         parent = os.path.dirname(parent)
     return tuple(reversed(missing))

@@ -259,6 +259,11 @@ class Screen:
         self._acted = True
         await self.desktop.note_screen(self._expect)
 
+    def expect_action(self) -> None:
+        """An action is starting whose first request notes the screen itself
+        (``Desktop.run(note_screen=True)``): the next screenshot settles."""
+        self._acted = True
+
     @property
     def action_pending(self) -> bool:
         """Whether an action ran since the screen last settled (a screenshot should settle)."""

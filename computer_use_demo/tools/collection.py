@@ -23,6 +23,7 @@ import jsonschema
 from anthropic.lib.tools._toolsets._runnable import HALT_TEXT, NOT_EXECUTED
 from anthropic.types.beta import BetaToolResultBlockParam, BetaToolUnionParam, BetaToolUseBlock
 
+from ..desktop.errors import DesktopError
 from .approval import Approver, auto_approve
 from .approval_policy import action_of
 from .base import BaseAnthropicTool, ToolError, ToolFailure, ToolResult
@@ -160,6 +161,8 @@ class ToolCollection:
         try:
             return await asyncio.wait_for(tool(**kwargs), timeout=self.timeout)
         except ToolError as e:
+            return ToolFailure(error=e.message)
+        except DesktopError as e:  # the desktop server did not answer: the text says what to do
             return ToolFailure(error=e.message)
         except TimeoutError:
             return ToolFailure(

@@ -31,9 +31,14 @@ from typing import Any, ClassVar, Literal, TypedDict, get_args
 from anthropic.types.beta import BetaToolUnionParam
 from PIL import Image
 
+from ..desktop.backend import Desktop
+from ..desktop.client import RemoteDesktop
+from ..desktop.errors import DesktopError
+from ..desktop.local import LocalDesktop
 from ..desktop.screen import SCALING_TARGETS, Scaling, Screen, ScreenError, encode_png, fit_within
+from ..desktop.select import chosen_desktop
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult, ToolSpec
-from .run import run
+from .run import maybe_truncate
 from .specs import COMPUTER_20241022, COMPUTER_20250124, COMPUTER_20251124
 
 TYPING_DELAY_MS = 12
@@ -261,10 +266,16 @@ class ComputerTool(BaseAnthropicTool):
         height: int | None = None,
         display_num: int | None = None,
         screen: Screen | None = None,
+        desktop: Desktop | None = None,
     ) -> None:
         if screen is not None:
             width = width if width is not None else screen.scaling.screen_width
             height = height if height is not None else screen.scaling.screen_height
+            desktop = screen.desktop
+        elif desktop is None:
+            desktop = chosen_desktop()  # the desktop server, when COMPUTER_USE_DESKTOP names one
+        if isinstance(desktop, RemoteDesktop) and None in (width, height):
+            width, height = _server_size(desktop, width, height)
         #: The screen's size: set from $WIDTH/$HEIGHT, and may be assigned (as the reference's
         #: tests do); ``scaling`` and ``options`` follow it.
         self.width = width if width is not None else int(os.environ.get("WIDTH") or 1024)
@@ -273,7 +284,7 @@ class ComputerTool(BaseAnthropicTool):
             display_num = int(os.environ["DISPLAY_NUM"])
         self.display_num = display_num
         self.display = f":{display_num}" if display_num is not None else os.environ.get("DISPLAY")
-        self.screen = screen or Screen(self.display or "", self.width, self.height)
+        self.screen = screen or Screen(self.display or "", self.width, self.height, desktop=desktop)
         self._scaling_key: tuple[Any, ...] | None = None
         self._fields = _accepted_fields(self.spec)
         #: Whether an action is running (its first command notes the screen, to settle on).
@@ -363,24 +374,33 @@ class ComputerTool(BaseAnthropicTool):
         xdotool drags are paced (``pace_drag``). The result is a CLIResult with the exit code.
         """
         words = shlex.split(command)
-        env = {**os.environ, "DISPLAY": self.display or ""}
+        desktop = self.screen.desktop
+        env = {"DISPLAY": self.display or ""}
         while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
             name, _, value = words.pop(0).partition("=")
             env[name] = value
+        if not isinstance(desktop, LocalDesktop):
+            env.pop("DISPLAY")  # the desktop server draws on its own display
         if not words:
             raise ToolError(f"no command to run in {command!r}")
         if words[0] == "xdotool":
             words = ["xdotool", *pace_drag(words[1:])]
-        if (
+        # The first command of an action has the desktop note the screen (in the same
+        # request), for the screenshot that ends the action to settle against.
+        note = (
             (self._acting or take_screenshot)
             and not self.screen.action_pending
             and not self._overrides("screenshot")
-        ):
-            await self.screen.before_action()
+        )
+        if note:
+            self.screen.expect_action()
         try:
-            code, out, err = await run(words, timeout=XDOTOOL_TIMEOUT, env=env)
+            done = await desktop.run(words, env=env, timeout=XDOTOOL_TIMEOUT, note_screen=note)
         except FileNotFoundError as exc:
             raise ToolError(f"cannot run {words[0]}: {exc.strerror}") from exc
+        except DesktopError as exc:
+            raise ToolError(exc.message) from exc
+        code, out, err = done.returncode, maybe_truncate(done.stdout), maybe_truncate(done.stderr)
         result = CLIResult(output=out or None, error=err or None, exit_code=code)
         if code != 0 or not take_screenshot:
             return result
@@ -400,7 +420,11 @@ class ComputerTool(BaseAnthropicTool):
                 f"Invalid action: {action}. The actions of {self.api_type} are: "
                 + ", ".join(sorted(self.spec.choices))
             )
-        if not self.display and not self._overrides("shell"):
+        if (
+            not self.display
+            and isinstance(self.screen.desktop, LocalDesktop)
+            and not self._overrides("shell")
+        ):
             raise ToolError("No X display to use: set DISPLAY_NUM (or DISPLAY)")
         given = {k: v for k, v in kwargs.items() if v is not None and k in KNOWN_FIELDS}
         accepted = self.fields[action]
@@ -416,8 +440,8 @@ class ComputerTool(BaseAnthropicTool):
         self._acting = action not in UNSETTLED_ACTIONS
         try:
             return await getattr(self, f"_{action}")(**given)
-        except ScreenError as exc:
-            raise ToolError(str(exc)) from exc
+        except DesktopError as exc:  # the screen, or a desktop server that does not answer
+            raise ToolError(exc.message) from exc
         finally:
             self._acting = False
 
@@ -657,6 +681,28 @@ class ComputerTool(BaseAnthropicTool):
     @property
     def _api_size(self) -> tuple[int, int]:
         return self.scaling.api_width, self.scaling.api_height
+
+
+def _server_size(
+    desktop: RemoteDesktop, width: int | None, height: int | None
+) -> tuple[int | None, int | None]:
+    """The missing one of width/height from $WIDTH/$HEIGHT, else from the desktop server
+    (None when it does not answer now: the default applies, and the first action says why)."""
+    width = width if width is not None else _env_int("WIDTH")
+    height = height if height is not None else _env_int("HEIGHT")
+    if None in (width, height):
+        try:
+            info = desktop.info_now()
+        except DesktopError:
+            return width, height
+        width = width if width is not None else info.width
+        height = height if height is not None else info.height
+    return width, height
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value else None
 
 
 #: The reference's name for the class every version derives from.

@@ -48,7 +48,9 @@ from anthropic.types.beta import (
     BetaComputerZoomInput,
 )
 
-from ..desktop.screen import HIGH_RES_IMAGES, ImageLimits, Screen, ScreenError
+from ..desktop.backend import Desktop
+from ..desktop.errors import DesktopError
+from ..desktop.screen import HIGH_RES_IMAGES, ImageLimits, Screen
 from .approval import Approver, auto_approve
 from .base import ToolError, ToolResult
 from .computer import ComputerTool20251124
@@ -79,16 +81,23 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
         height: int | None = None,
         display_num: int | None = None,
         screen: Screen | None = None,
+        desktop: Desktop | None = None,
         limits: ImageLimits = HIGH_RES_IMAGES,
         approve: Approver = auto_approve,
         configs: BetaComputerToolsetConfigsParam | None = None,
         tool_configs: BetaToolConfigs | None = None,
     ) -> None:
         super().__init__(configs=configs, confirm=self._confirm, tool_configs=tool_configs)
-        self.desktop = _Desktop(width=width, height=height, display_num=display_num, screen=screen)
+        #: The single tool's action code (``desktop`` is where it acts: in-process when None
+        #: and COMPUTER_USE_DESKTOP is unset, else the desktop server).
+        self.desktop = _Desktop(
+            width=width, height=height, display_num=display_num, screen=screen, desktop=desktop
+        )
         if screen is None:
             d = self.desktop
-            d.screen = Screen(d.display or "", d.width, d.height, limits=limits)
+            d.screen = Screen(
+                d.display or "", d.width, d.height, limits=limits, desktop=d.screen.desktop
+            )
         self.approve = approve
 
     @property
@@ -110,13 +119,15 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
         """Run one action of the shared code after noting the screen (for the next
         screenshot to settle against); its refusals become the SDK's ToolError, which the
         model reads, and its xdotool warnings the member's line of text."""
+        self.desktop._acting = True  # its first command notes the screen, in the same request
         try:
-            await self.screen.before_action()
             result = await action()
         except ToolError as exc:
             raise SDKToolError(exc.message) from exc
-        except ScreenError as exc:
-            raise SDKToolError(str(exc)) from exc
+        except DesktopError as exc:
+            raise SDKToolError(exc.message) from exc
+        finally:
+            self.desktop._acting = False
         return result.error or result.output or None
 
     async def _do(self, action: str, **fields: Any) -> str | None:
@@ -218,8 +229,8 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
         """The screen at the toolset's size; after actions, once it has settled."""
         try:
             data = await self.screen.screenshot(settle=self.screen.action_pending)
-        except ScreenError as exc:
-            raise SDKToolError(str(exc)) from exc
+        except DesktopError as exc:
+            raise SDKToolError(exc.message) from exc
         return BetaScreenshotResult(data=data, media_type="image/png")
 
     async def zoom(
@@ -229,6 +240,6 @@ class ComputerToolset20260801(BetaAsyncAbstractComputerToolset20260801):
         after actions, as a screenshot is)."""
         try:
             data = await self.screen.zoom(list(input.region), settle=self.screen.action_pending)
-        except ScreenError as exc:
-            raise SDKToolError(str(exc)) from exc
+        except DesktopError as exc:
+            raise SDKToolError(exc.message) from exc
         return BetaScreenshotResult(data=data, media_type="image/png")

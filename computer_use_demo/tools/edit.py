@@ -32,7 +32,6 @@ import io
 import os
 import re
 import stat
-import tempfile
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,11 @@ from typing import Any, Literal, get_args
 
 from anthropic.types.beta import BetaToolUnionParam
 
+from ..desktop import files
+from ..desktop.backend import Desktop, FileStat
+from ..desktop.client import RemoteDesktop
+from ..desktop.errors import DesktopError
+from ..desktop.select import chosen_desktop
 from .base import BaseAnthropicTool, CLIResult, ToolError, ToolResult
 from .run import MAX_RESPONSE_LEN, maybe_truncate, run
 from .specs import EDIT_20241022, EDIT_20250124, EDIT_20250429, EDIT_20250728
@@ -210,7 +214,9 @@ class EditTool(BaseAnthropicTool):
 
     spec = EDIT_20250728
 
-    def __init__(self, *, max_characters: int | None = None) -> None:
+    def __init__(
+        self, *, max_characters: int | None = None, desktop: Desktop | None = None
+    ) -> None:
         if max_characters is not None and (
             not isinstance(max_characters, int) or isinstance(max_characters, bool)
         ):
@@ -221,6 +227,10 @@ class EditTool(BaseAnthropicTool):
         self._history = _History()
         #: The reference's name for the edit history (every version keeps one, as there).
         self._file_history = _FileHistory(self._history)
+        desktop = desktop if desktop is not None else chosen_desktop()
+        #: The desktop server's file access (as the desktop's user), or None: this process's
+        #: own, through the pathlib seams above.
+        self._server = _ServerFiles(desktop) if isinstance(desktop, RemoteDesktop) else None
 
     @property
     def commands(self) -> list[str]:
@@ -260,7 +270,25 @@ class EditTool(BaseAnthropicTool):
         ):
             if value is not None and not isinstance(value, str):
                 raise ToolError(f"Parameter `{name}` must be a string, got {type(value).__name__}")
-        _path = Path(path)
+        try:
+            return await self._command(
+                command, Path(path), file_text, view_range, old_str, new_str, insert_line,
+                insert_text,
+            )  # fmt: skip
+        except DesktopError as exc:  # a desktop server that does not answer
+            raise ToolError(exc.message) from exc
+
+    async def _command(
+        self,
+        command: str,
+        _path: Path,
+        file_text: str | None,
+        view_range: list[int] | None,
+        old_str: str | None,
+        new_str: str | None,
+        insert_line: int | None,
+        insert_text: str | None,
+    ) -> ToolResult:
         self.validate_path(command, _path)
         match command:
             case "view":
@@ -292,24 +320,31 @@ class EditTool(BaseAnthropicTool):
         existing for ``create``, a directory for anything but ``view``. ``undo_edit`` needs
         no file: it can bring back a file deleted since the edit."""
         at = Path(_check_path(os.fspath(path)))
+        exists, is_dir, missing = (
+            (self._server.exists, self._server.is_dir, self._server.missing)
+            if self._server
+            else (_path_exists, _path_is_dir, _missing)
+        )
         if command == "create":
-            if _path_exists(at):
+            if exists(at):
                 raise _already_exists(os.fspath(at))
         elif command != "undo_edit":
-            if not _path_exists(at):
-                raise _missing(os.fspath(at))
-            if command != "view" and _path_is_dir(at):
+            if not exists(at):
+                raise missing(os.fspath(at))
+            if command != "view" and is_dir(at):
                 raise _is_directory(os.fspath(at))
 
     async def view(self, path: Path | str, view_range: list[int] | None = None) -> CLIResult:
         """The file numbered like ``cat -n`` (all or ``view_range``), or a directory listing."""
         path = os.fspath(path)
-        if _path_is_dir(Path(path)):
+        is_dir = self._server.is_dir if self._server else _path_is_dir
+        if is_dir(Path(path)):
             if view_range:
                 raise ToolError(
                     "The `view_range` parameter is not allowed when `path` points to a directory."
                 )
-            listing = self._clip(await _list_dir(path), "listing")
+            desktop = self._server.desktop if self._server else None
+            listing = self._clip(await _list_dir(path, desktop), "listing")
             return CLIResult(
                 output=f"Here's the files and directories up to 2 levels deep in {path}, "
                 f"excluding hidden items:\n{listing}"
@@ -327,11 +362,16 @@ class EditTool(BaseAnthropicTool):
     def read_file(self, path: Path | str) -> str:
         """The text of a regular UTF-8 file, exactly (line endings included); ToolError if it
         cannot be read or is not text. Override it, with ``write_file``, for other storage."""
+        if self._server:
+            return self._server.read_text(os.fspath(path))
         return _FilePath(path).read_text()
 
     def write_file(self, path: Path | str, file: str) -> None:
         """Write ``file`` as the whole content: an existing file is replaced atomically
         (keeping its mode), a new one is created with the folders it needs."""
+        if self._server:
+            self._server.write_text(os.fspath(path), file)
+            return
         at = _FilePath(path)
         at.new_file = not _path_exists(at)
         at.write_text(file)
@@ -352,9 +392,11 @@ class EditTool(BaseAnthropicTool):
         return CLIResult(output=f"Here's the result of running `cat -n` on {path}:\n{body}")
 
     def _create(self, path: Path, file_text: str) -> ToolResult:
-        missing = _missing_parents(os.fspath(path))
+        lexists = self._server.exists if self._server else os.path.lexists
+        isdir = self._server.is_dir if self._server else os.path.isdir
+        missing = files.missing_parents(os.fspath(path), lexists)
         self.write_file(path, file_text)
-        created = tuple(d for d in missing if os.path.isdir(d))  # the folders write_file made
+        created = tuple(d for d in missing if isdir(d))  # the folders write_file made
         self._remember(os.fspath(path), _Snapshot(None, created))
         return CLIResult(output=f"File created successfully at: {path}")
 
@@ -423,17 +465,16 @@ class EditTool(BaseAnthropicTool):
         key = os.path.abspath(path)
         snapshot = self._history.last(key)
         if snapshot is None:
-            if not _exists(path):
+            if not (self._server.exists(path) if self._server else _exists(path)):
                 raise ToolError(f"The path {path} does not exist. Please provide a valid path.")
             raise ToolError(f"No edit history found for {path}.")
         if snapshot.data is None:
+            where = self._server.desktop if self._server else files
             try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+                where.remove_file(path)
             except OSError as e:
                 raise _os_error(e, path, "remove") from None
-            _remove_dirs(snapshot.created_dirs)
+            where.remove_dirs(snapshot.created_dirs)
             self._history.drop_last(key)
             return CLIResult(
                 output=f"Last edit to {path} undone successfully: the file, which was made by "
@@ -658,26 +699,35 @@ def _stat_file(path: str) -> os.stat_result:
     return st
 
 
-def _read_bytes(path: str, st: os.stat_result) -> bytes:
-    if not stat.S_ISREG(st.st_mode):
+def _check_readable(path: str, mode: int, size: int) -> None:
+    """Refuse what the editor does not open: anything but a regular file, or a huge one."""
+    if not stat.S_ISREG(mode):
         raise ToolError(
             f"The path {path} is not a regular file (it is a device, pipe or socket); "
             "the editor only opens regular files and directories."
         )
-    if st.st_size > MAX_FILE_BYTES:
+    if size > MAX_FILE_BYTES:
         raise ToolError(
-            f"The file {path} is too large for the editor ({st.st_size:,} bytes, the limit is "
+            f"The file {path} is too large for the editor ({size:,} bytes, the limit is "
             f"{MAX_FILE_BYTES:,}). Use bash tools such as `grep -n`, `sed -n` or `head` on it."
         )
+
+
+def _too_large(path: str) -> ToolError:
+    return ToolError(
+        f"The file {path} is too large for the editor (over {MAX_FILE_BYTES:,} bytes)."
+    )
+
+
+def _read_bytes(path: str, st: os.stat_result) -> bytes:
+    _check_readable(path, st.st_mode, st.st_size)
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise _os_error(e, path, "read") from None
     if len(data) > MAX_FILE_BYTES:  # grew since stat, or a size-less special file
-        raise ToolError(
-            f"The file {path} is too large for the editor (over {MAX_FILE_BYTES:,} bytes)."
-        )
+        raise _too_large(path)
     return data
 
 
@@ -770,16 +820,21 @@ def _find_all(text: str, sub: str) -> list[int]:
     return found
 
 
-async def _list_dir(path: str) -> str:
+async def _list_dir(path: str, desktop: Desktop | None = None) -> str:
     """``path`` and what is in it, two levels deep: ``find`` (argv, no shell) sorted like a
     tree, without hidden items below ``path`` (the reference's ``find -not -path '*/.*'`` also
-    hides everything below a hidden ``path``). Folders that cannot be read are named."""
+    hides everything below a hidden ``path``). Folders that cannot be read are named. With
+    ``desktop``, find runs there (as the desktop's user)."""
     argv = ["find", "-H", path, "-mindepth", "1", "-maxdepth", "2"]
     argv += ["-name", ".*", "-prune", "-o", "-print"]
     try:
-        _code, out, err = await run(
-            argv, timeout=LIST_TIMEOUT, truncate_after=None, env={**os.environ, "LC_ALL": "C"}
-        )
+        if desktop is not None:
+            done = await desktop.run(argv, env={"LC_ALL": "C"}, timeout=LIST_TIMEOUT)
+            out, err = done.stdout, done.stderr
+        else:
+            _code, out, err = await run(
+                argv, timeout=LIST_TIMEOUT, truncate_after=None, env={**os.environ, "LC_ALL": "C"}
+            )
     except TimeoutError:
         raise ToolError(f"Listing {path} took over {LIST_TIMEOUT:g} seconds.") from None
     unreadable = []
@@ -798,94 +853,87 @@ async def _list_dir(path: str) -> str:
     return text
 
 
-def _missing_parents(path: str) -> tuple[str, ...]:
-    """The folders above ``path`` that do not exist, outermost first."""
-    missing: list[str] = []
-    parent = os.path.dirname(path)
-    while parent and not os.path.lexists(parent):
-        missing.append(parent)
-        parent = os.path.dirname(parent)
-    return tuple(reversed(missing))
-
-
-def _make_parents(path: str) -> tuple[str, ...]:
-    """Create the missing folders above ``path``; return them, outermost first."""
-    missing = _missing_parents(path)
-    for i, d in enumerate(missing):
-        try:
-            os.mkdir(d)
-        except FileExistsError:
-            continue
-        except OSError as e:
-            _remove_dirs(tuple(missing[:i]))
-            raise _os_error(e, path, "create") from None
-    return tuple(missing)
-
-
-def _remove_dirs(dirs: tuple[str, ...]) -> None:
-    """Remove folders ``create`` made, innermost first, if they are still empty."""
-    for d in reversed(dirs):
-        try:
-            os.rmdir(d)
-        except OSError:
-            return
-
-
 def _create_new(path: str, data: bytes) -> None:
     """Create ``path`` (and the folders it needs) with ``data``; never over an existing file."""
-    created = _make_parents(path)
     try:
-        with open(path, "xb") as f:
-            f.write(data)
+        files.create_file(path, data)
     except FileExistsError:  # created by someone else since the check
         raise _already_exists(path) from None
     except OSError as e:
-        _remove_dirs(created)
         raise _os_error(e, path, "create") from None
 
 
 def _replace(path: str, data: bytes) -> None:
-    """Write ``data`` to the existing file ``path`` so that a failure leaves it whole.
+    """Write ``data`` to the existing file ``path`` so that a failure leaves it whole (see
+    ``desktop.files.replace_file``)."""
+    try:
+        files.replace_file(path, data)
+    except OSError as e:
+        raise _os_error(e, path, "write") from None
 
-    The data goes to a temporary file next to the target that is then renamed over it, keeping
-    its mode (and owner, when allowed). Files with several hard links, or in folders we may not
-    create files in, are written in place instead so that the link and the folder stay as they
-    are.
-    """
-    real = os.path.realpath(path)
-    try:
-        st = os.stat(real)
-        if not os.access(real, os.W_OK):
-            raise PermissionError(errno.EACCES, "Permission denied")
-    except OSError as e:
-        raise _os_error(e, path, "write") from None
-    folder = os.path.dirname(real)
-    if st.st_nlink == 1 and os.access(folder, os.W_OK | os.X_OK):
+
+class _ServerFiles:
+    """The editor's file access through the desktop server, as the desktop's user: the same
+    checks and the same words as in this process, on the desktop's file system."""
+
+    def __init__(self, desktop: RemoteDesktop) -> None:
+        self.desktop = desktop
+
+    def _stat(self, path: str, *, follow: bool = True) -> FileStat | None:
+        """The stat of ``path``, None if it (or a folder above it) does not exist."""
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(real)}.", suffix="~")
+            return self.desktop.stat(path, follow=follow)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise _os_error(e, path, "access") from None
+
+    def exists(self, path: Path | str) -> bool:
+        """Whether ``path`` exists (a dangling symlink counts, as in ``_path_exists``)."""
+        return self._stat(os.fspath(path), follow=False) is not None
+
+    def is_dir(self, path: Path | str) -> bool:
+        st = self._stat(os.fspath(path))
+        return st is not None and st.is_dir
+
+    def missing(self, path: str) -> ToolError:
+        try:
+            self.desktop.stat(path)
+        except NotADirectoryError as e:
+            return _os_error(e, path, "access")
         except OSError:
-            pass  # fall back to writing in place
-        else:
+            pass
+        return ToolError(f"The path {path} does not exist. Please provide a valid path.")
+
+    def read_text(self, path: str) -> str:
+        try:
+            st = self.desktop.stat(path)
+        except OSError as e:
+            raise _os_error(e, path, "access") from None
+        if st.is_dir:
+            raise _is_directory(path)
+        _check_readable(path, st.mode, st.size)
+        try:
+            data = self.desktop.read_bytes(path, MAX_FILE_BYTES)
+        except OSError as e:
+            if e.errno == errno.EFBIG:
+                raise _too_large(path) from None
+            raise _os_error(e, path, "read") from None
+        return _decode(path, data)
+
+    def write_text(self, path: str, text: str) -> None:
+        data = text.encode()
+        if not self.exists(path):
             try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
-                    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                        try:
-                            os.fchown(f.fileno(), st.st_uid, st.st_gid)
-                        except OSError:
-                            pass
-                os.replace(tmp, real)
-                return
+                self.desktop.create_file(path, data)
+            except FileExistsError:
+                raise _already_exists(path) from None
             except OSError as e:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise _os_error(e, path, "write") from None
-    try:
-        with open(real, "r+b") as f:
-            f.write(data)
-            f.truncate()
-    except OSError as e:
-        raise _os_error(e, path, "write") from None
+                raise _os_error(e, path, "create") from None
+            return
+        if self.is_dir(path):
+            raise _is_directory(path)
+        try:
+            self.desktop.replace_file(path, data)
+        except OSError as e:
+            raise _os_error(e, path, "write") from None

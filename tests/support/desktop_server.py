@@ -71,11 +71,13 @@ def start(
 
 
 @contextlib.contextmanager
-def unix_server(display: XDisplay, *extra: str) -> Iterator[RunningServer]:
-    """The server for ``display`` on a unix socket in a private temporary folder."""
+def unix_server(display: XDisplay | str, *extra: str) -> Iterator[RunningServer]:
+    """The server for ``display`` on a unix socket in a private temporary folder (a display
+    name alone is enough for what needs no screen: bash and files)."""
+    name = display if isinstance(display, str) else display.name
     with tempfile.TemporaryDirectory(prefix="desktop-server-") as folder:
         path = os.path.join(folder, "desktop.sock")
-        proc = start(["--unix", path, "--display", display.name, *extra])
+        proc = start(["--unix", path, "--display", name, *extra])
         try:
             yield RunningServer(f"unix://{path}", None, proc, path)
         finally:

@@ -8,6 +8,7 @@ writes through file modes, so only an unprivileged process can see "permission d
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from computer_use_demo.desktop.client import RemoteDesktop
 from computer_use_demo.tools import (
     EditTool,
     EditTool20241022,
@@ -27,6 +29,7 @@ from computer_use_demo.tools import (
     EditTool20250728,
     ToolError,
 )
+from tests.support.desktop_server import unix_server
 
 ALL_EDITORS: list[type[EditTool]] = [
     EditTool20241022,
@@ -41,16 +44,38 @@ REPO = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 
 
-@pytest.fixture(params=ALL_EDITORS, ids=lambda cls: cls.api_type)
+#: Where an editor's files are: this process, or the desktop server (as its user).
+BACKENDS = ["here", "server"]
+
+
+@pytest.fixture(scope="session")
+def editor_server() -> Iterator[RemoteDesktop]:
+    """A desktop server for the editor tests (no screen needed: files only)."""
+    with unix_server(":0") as server:
+        yield RemoteDesktop(server.url)
+
+
+def _make(request: pytest.FixtureRequest) -> EditTool:
+    cls, backend = request.param
+    if backend == "here":
+        return cls()
+    return cls(desktop=request.getfixturevalue("editor_server"))
+
+
+def _id(param: tuple[type[EditTool], str]) -> str:
+    return f"{param[0].api_type}-{param[1]}"
+
+
+@pytest.fixture(params=list(itertools.product(ALL_EDITORS, BACKENDS)), ids=_id)
 def editor(request: pytest.FixtureRequest) -> EditTool:
-    """A fresh editor of each version."""
-    return request.param()
+    """A fresh editor of each version, in this process and through the desktop server."""
+    return _make(request)
 
 
-@pytest.fixture(params=UNDO_EDITORS, ids=lambda cls: cls.api_type)
+@pytest.fixture(params=list(itertools.product(UNDO_EDITORS, BACKENDS)), ids=_id)
 def undo_editor(request: pytest.FixtureRequest) -> EditTool:
-    """A fresh editor of each version that has ``undo_edit``."""
-    return request.param()
+    """A fresh editor of each version that has ``undo_edit``, both ways."""
+    return _make(request)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from computer_use_demo.desktop.client import RemoteDesktop
 from computer_use_demo.desktop.virtual import VirtualDesktop, marked_pids
 from computer_use_demo.evals.task import STARTER_SUITE, load_suite
 from tests.fake_api import FakeAnthropicAPI, Reply, error, message, text, tool_use
@@ -83,6 +85,11 @@ def test_a_virtual_desktop_starts_resets_and_stops(tmp_path: Path) -> None:
         assert panel.stdout.split()
         size = subprocess.run(["xdpyinfo"], env=env, capture_output=True, text=True).stdout
         assert "800x600 pixels" in size
+        # Its desktop server answers on its private socket, for its display; the agent's
+        # environment points there.
+        assert stat.S_IMODE(desktop.socket.stat().st_mode) == 0o600
+        assert desktop.agent_env["COMPUTER_USE_DESKTOP"] == f"unix://{desktop.socket}"
+        assert RemoteDesktop(f"unix://{desktop.socket}").info_now().display == desktop.display
         # Only a client with the desktop's cookie gets in.
         stranger = {**env, "XAUTHORITY": str(tmp_path / "none")}
         assert subprocess.run(["xprop", "-root"], env=stranger, capture_output=True).returncode

@@ -1,10 +1,13 @@
-"""A private virtual desktop started on demand: Xvfb, mutter, tint2 — what many desktops need.
+"""A private virtual desktop started on demand: Xvfb, mutter, tint2 and its desktop server —
+what many desktops need.
 
 The stack's desktop (image/start_desktop.sh) is one long-lived desktop on a fixed display. An
 eval run (or anything else that needs several desktops on one machine) wants many short-lived
 ones: ``VirtualDesktop`` starts Xvfb on a display the X server picks itself (``-displayfd``:
 no race with other programs choosing a free number), admits only clients holding its own
-random cookie, brings up the window manager and the panel, and says when it is ready.
+random cookie, brings up the window manager, the panel and the desktop server (server.py, on
+a unix socket in its private folder), and says when all are ready. ``agent_env`` is the
+environment of an agent that drives it (its tools reach it through that server).
 
 Every process of a desktop, and everything started with its ``env`` (apps, the agent's
 shells, their children, however detached) carries a marker variable, the stack's own rule
@@ -23,11 +26,14 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from .errors import DesktopError
 from .processes import scrubbed_env
+from .select import DESKTOP_ENV
 
 #: The variable every process of one desktop carries (its value: the desktop's id).
 MARKER_ENV = "COMPUTER_USE_DESKTOP_ID"
@@ -39,7 +45,7 @@ _MODIFIERS = ("shift", "ctrl", "alt", "super")
 _TINT2RC = Path(__file__).resolve().parents[2] / "image" / "desktop" / "tint2rc"
 
 
-class DesktopError(Exception):
+class DesktopStartError(DesktopError):
     """A part of the desktop did not come up (the text says which, with its log's end)."""
 
 
@@ -103,6 +109,7 @@ class VirtualDesktop:
         height: int = 768,
         wm: bool = True,
         panel: bool = True,
+        server: bool = True,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.state = Path(state)
@@ -110,6 +117,7 @@ class VirtualDesktop:
         self.height = height
         self.wm = wm
         self.panel = panel
+        self.server = server
         self.extra_env = dict(extra_env or {})
         self.id = secrets.token_hex(8)
         self.number: int | None = None
@@ -124,7 +132,7 @@ class VirtualDesktop:
     @property
     def display(self) -> str:
         if self.number is None:
-            raise DesktopError("the desktop is not started")
+            raise DesktopStartError("the desktop is not started")
         return f":{self.number}"
 
     @property
@@ -134,6 +142,17 @@ class VirtualDesktop:
     @property
     def xauthority(self) -> Path:
         return self.state / "Xauthority"
+
+    @property
+    def socket(self) -> Path:
+        """The desktop server's unix socket (in the private state folder)."""
+        return self.state / "desktop.sock"
+
+    @property
+    def agent_env(self) -> dict[str, str]:
+        """``env`` for an agent on this desktop: its tools go through the desktop server."""
+        url = f"unix://{self.socket}" if self.server else ""
+        return {**self.env, DESKTOP_ENV: url}
 
     @property
     def env(self) -> dict[str, str]:
@@ -149,6 +168,7 @@ class VirtualDesktop:
             "HOME": str(self.home),
             "XDG_SESSION_TYPE": "x11",
             "STATE_DIR": str(self.state),  # the desktop's lock lives there (lock.py)
+            DESKTOP_ENV: "",  # the desktop's own processes act on it in-process
             MARKER_ENV: self.id,
             **self.extra_env,
         }
@@ -168,6 +188,13 @@ class VirtualDesktop:
         cookie = secrets.token_hex(16)
         await self._start_xvfb(cookie)
         waits = []
+        if self.server:
+            self.socket.unlink(missing_ok=True)
+            self._spawn("server", [
+                sys.executable, "-m", "computer_use_demo.desktop.server",
+                "--unix", str(self.socket), "--display", self.display,
+            ])  # fmt: skip
+            waits.append(self._wait("server", self._server_listening))
         if self.wm:
             self._spawn("mutter", ["mutter", "--replace", "--sm-disable"])
             waits.append(self._wait("mutter", self._wm_running))
@@ -249,7 +276,7 @@ class VirtualDesktop:
         finally:
             os.close(read)
         if not line.strip().isdigit():
-            raise DesktopError(f"Xvfb did not start: {self._log_tail('xvfb')}")
+            raise DesktopStartError(f"Xvfb did not start: {self._log_tail('xvfb')}")
         self.number = int(line)
         # Clients find the cookie under the display's number, on any host ("wild", ffff).
         await self._xauth(self.xauthority, "add", self.display, ".", cookie)
@@ -323,9 +350,11 @@ class VirtualDesktop:
         deadline = time.monotonic() + READY_TIMEOUT
         while not await check(*args):  # type: ignore[operator]
             if self.parts[name].poll() is not None:
-                raise DesktopError(f"{name} exited before it was ready: {self._log_tail(name)}")
+                raise DesktopStartError(
+                    f"{name} exited before it was ready: {self._log_tail(name)}"
+                )
             if time.monotonic() > deadline:
-                raise DesktopError(f"{name} not ready after {READY_TIMEOUT:g}s")
+                raise DesktopStartError(f"{name} not ready after {READY_TIMEOUT:g}s")
             await asyncio.sleep(POLL)
 
     async def _output(self, *argv: str) -> str:
@@ -338,6 +367,13 @@ class VirtualDesktop:
         )
         out, _ = await proc.communicate()
         return out.decode(errors="replace") if proc.returncode == 0 else ""
+
+    async def _server_listening(self) -> bool:
+        # It says so once it listens (desktop/server.py).
+        try:
+            return "desktop server for" in (self.state / "server.log").read_text(errors="replace")
+        except OSError:
+            return False
 
     async def _wm_running(self) -> bool:
         # An EWMH window manager points the root window at a check window carrying its name.

@@ -29,8 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ..desktop.errors import DesktopError
 from ..desktop.processes import signal_group
-from ..desktop.virtual import DesktopError, VirtualDesktop, die_with_parent
+from ..desktop.virtual import VirtualDesktop, die_with_parent
 from ..sessions.replay import render_html
 from ..sessions.trajectory import Trajectory
 from .checkers import run_checkers
@@ -337,6 +338,7 @@ class Runner:
             return TaskResult(task.id, "error", reason="desktop", detail=str(e))
         filled = task.fill(slot.placeholders())
         env = slot.desktop.env
+        agent_env = slot.desktop.agent_env
         began = time.monotonic()
         try:
             await run_setup(filled.setup, env, folder / "apps.log")
@@ -344,7 +346,7 @@ class Runner:
             return TaskResult(task.id, "setup_failed", reason="setup", detail=str(e))
         finally:
             timings["setup_s"] = time.monotonic() - began
-        job = self._job(filled, env, folder)
+        job = self._job(filled, agent_env, folder)
         began = time.monotonic()
         try:
             server = await slot.worker()

@@ -39,6 +39,7 @@ from ..agent.events import (
 )
 from ..agent.loop import APIProvider, LoopConfig, agent_events
 from ..agent.models import DEFAULT_MODELS
+from ..desktop.select import use_desktop
 from ..desktop.virtual import die_with_parent
 from ..sessions.trajectory import Trajectory
 from ..tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolFailure
@@ -213,6 +214,7 @@ def run_job(job: dict[str, Any], out: int) -> int:
     """One job, in a child of the server: the desktop's environment, then the run; the
     result line goes to the file descriptor ``out``."""
     os.environ.update(job["env"])
+    use_desktop()  # chosen again, from this desktop's environment (its desktop server)
     os.chdir(job["cwd"])
     result = asyncio.run(main_async(job))
     os.write(out, (json.dumps({"result": result}) + "\n").encode())

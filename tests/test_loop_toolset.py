@@ -189,3 +189,33 @@ async def test_a_4k_screen_is_sent_within_the_model_limits(
     (shot,) = last_results(fake_api)
     data = base64.b64decode(shot["content"][0]["source"]["data"])
     assert Image.open(io.BytesIO(data)).size == HIGH_RES_IMAGES.fit(3840, 2160)
+
+
+async def test_a_member_call_without_the_toolset_declared_keeps_the_history_valid(
+    fake_api: FakeAnthropicAPI, on_display: XDisplay
+) -> None:
+    """Only the single computer tool is declared, and the model calls a toolset member: it is
+    told the toolset is not there (and which tool to use), and the next request, which carries
+    that call and its answer, is one the API accepts: no toolset_name on either."""
+    fake_api.push(
+        message(text("Clicking."), member_use("left_click", {"coordinate": [10, 10]}, "toolu_m")),
+        message(text("I will use the computer tool.")),
+    )
+    cfg = config(fake_api, model=MODEL, tool_version="computer_use_20251124")
+    events = await collect(cfg, user("click"))
+    assert not fake_api.invalid_requests, fake_api.invalid_requests[0].error
+    assert done(events).reason == "end_turn"
+    assert fake_api.valid_requests[0].body["tools"][0]["type"] == "computer_20251124"
+    (result,) = of(events, ToolResultEvent)
+    assert result.toolset_name is None
+    assert result.result.error == (
+        "Toolset `computer` is not available. Available toolsets: none. "
+        'Use the `computer` tool, with `action: "left_click"`.'
+    )
+    call, answer = fake_api.valid_requests[1].body["messages"][1:3]
+    (use,) = [b for b in call["content"] if b["type"] == "tool_use"]
+    assert use == {"type": "tool_use", "id": "toolu_m", "name": "left_click",
+                   "input": {"coordinate": [10, 10]}}  # fmt: skip
+    (block,) = answer["content"]
+    assert block["tool_use_id"] == "toolu_m" and block["is_error"]
+    assert "toolset_name" not in block

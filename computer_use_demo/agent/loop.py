@@ -700,7 +700,7 @@ async def agent_events(
                 return
 
             yield tally.add(response)
-            blocks = h.response_to_params(response.content)
+            blocks = tools.admit(h.response_to_params(response.content))
             run.add_response(blocks)
             for block in blocks:
                 yield AssistantBlock(block=block)

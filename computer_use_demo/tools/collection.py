@@ -129,6 +129,8 @@ class ToolCollection:
             self.toolsets[toolset.toolset_name] = toolset
         self.timeout = timeout
         self.approve = approve
+        #: tool_use id -> the undeclared toolset it named (see ``admit``), until answered.
+        self._undeclared: dict[str, str] = {}
 
     @property
     def approve(self) -> Approver:
@@ -143,6 +145,27 @@ class ToolCollection:
 
     def to_params(self) -> list[BetaToolUnionParam]:
         return [tool.to_params() for tool in self.tools]
+
+    def admit(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Claude's blocks as they go into the history. A tool_use naming a toolset this run
+        does not declare loses its ``toolset_name``: the API refuses a history that names an
+        undeclared toolset (in the call or in its result), so the conversation could not go
+        on. Such a call is answered as a plain one, with an error that says so."""
+        admitted = []
+        for block in blocks:
+            family = block.get("toolset_name") if block.get("type") == "tool_use" else None
+            if family is not None and family not in self.toolsets:
+                block = {k: v for k, v in block.items() if k != "toolset_name"}
+                self._undeclared[block["id"]] = family
+            admitted.append(block)
+        return admitted
+
+    def _not_declared(self, family: str, name: str) -> str:
+        known = ", ".join(sorted(self.toolsets)) or "none"
+        hint = ""
+        if family == "computer" and "computer" in self.tool_map:
+            hint = f' Use the `computer` tool, with `action: "{name}"`.'
+        return f"Toolset `{family}` is not available. Available toolsets: {known}.{hint}"
 
     async def run(self, *, name: str, tool_input: Any) -> ToolResult:
         """Validate ``tool_input`` and run the tool called ``name``; failures become results."""
@@ -233,6 +256,10 @@ class ToolCollection:
             stop_waiter.cancel()
 
     async def _run_plain(self, call: dict[str, Any]) -> tuple[ToolResult, dict[str, Any]]:
+        family = self._undeclared.pop(call["id"], None)
+        if family is not None:
+            refused: ToolResult = ToolFailure(error=self._not_declared(family, call["name"]))
+            return refused, dict(tool_result_block(refused, call["id"]))
         tool_input = call["input"] if isinstance(call["input"], Mapping) else {}
         action = action_of(call["name"], tool_input)
         approval = await self.approve(call["name"], action, tool_input)
@@ -247,11 +274,8 @@ class ToolCollection:
         wants it, ``toolset_name`` echoed), and the same outcome as a ToolResult."""
         toolset_name = call["toolset_name"]
         toolset = self.toolsets.get(toolset_name)
-        if toolset is None:
-            known = ", ".join(sorted(self.toolsets)) or "none"
-            result: ToolResult = ToolFailure(
-                error=f"Toolset `{toolset_name}` is not available. Available toolsets: {known}."
-            )
+        if toolset is None:  # a call ``admit`` did not see
+            result: ToolResult = ToolFailure(error=self._not_declared(toolset_name, call["name"]))
             return result, dict(tool_result_block(result, call["id"], toolset_name=toolset_name))
         tool_use = BetaToolUseBlock(
             type="tool_use",

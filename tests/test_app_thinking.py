@@ -118,3 +118,24 @@ def test_a_run_ended_by_a_refusal_says_so_in_the_chat(api: FakeAnthropicAPI) -> 
     assert any("declined" in w and "cyber" in w for w in shown), shown
     # A reload shows the same (the Done, with its detail, was saved).
     assert "Not this one." in all_text(chat_tab(app()))
+
+
+@pytest.mark.parametrize(
+    ("model", "offered"),
+    [
+        ("claude-opus-4-7", ["adaptive", "off"]),  # made for adaptive thinking: it starts so
+        ("claude-opus-4-8", ["adaptive", "off"]),
+        ("claude-sonnet-4-5", ["off", "extended"]),
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", ["off", "extended"]),  # Bedrock's id
+        ("some-unknown-model", ["off", "adaptive", "extended"]),  # 404: every choice, off first
+    ],
+)
+def test_the_thinking_choice_in_the_references_order_and_words(
+    api: FakeAnthropicAPI, model: str, offered: list[str]
+) -> None:
+    at = app()
+    at.text_input[0].set_value(model).run()  # the model is the first text input, as there
+    assert not at.exception, at.exception
+    (radio,) = [r for r in at.radio if r.label == "Thinking"]
+    assert list(radio.options) == [m.capitalize() for m in offered]
+    assert at.session_state["thinking_mode"] == offered[0]

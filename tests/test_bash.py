@@ -600,3 +600,19 @@ async def test_collection_runs_commands_and_reports_tool_errors(cls: type[BashTo
         assert tool.session is None
     finally:
         await tool.stop()
+
+
+async def test_the_references_timeout_name_and_words(bash: BashTool) -> None:
+    """The reference's tests shorten the timeout through ``_session._timeout`` and match its
+    message; ours says that first, then what happened."""
+    await bash(command="echo warm")
+    assert bash._session is not None
+    bash._session._timeout = 0.1
+    assert bash._session.timeout == 0.1
+    with pytest.raises(ToolError) as timed_out:
+        await bash(command="echo begun; sleep 5")
+    message = timed_out.value.message
+    assert message.startswith(
+        "timed out: bash has not returned in 0.1 seconds and must be restarted"
+    ), message
+    assert "restart: true" in message and "begun" in message

@@ -894,3 +894,81 @@ async def test_collection_runs_good_input(cls: type[EditTool], tmp_path: Path) -
         tool_input={"command": "str_replace", "path": str(f), "old_str": big, "new_str": "ok"},
     )
     assert replaced.error is None and f.read_text() == "ok"
+
+
+# --- the reference's seams: pathlib checks and I/O, listings through edit.run ----------------
+
+
+class PathlibLog:
+    """Wraps pathlib's methods the reference's editor (and its tests) use; each call still runs
+    for real. Records (method, path, args)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[tuple[str, str, tuple[object, ...]]] = []
+        for name in ("exists", "is_dir", "read_text", "write_text"):
+            real = getattr(Path, name)
+
+            def wrapper(path: Path, *args: object, _real=real, _name=name, **kw: object) -> object:
+                self.calls.append((_name, str(path), args))
+                return _real(path, *args, **kw)
+
+            monkeypatch.setattr(Path, name, wrapper)
+
+    def of(self, name: str) -> list[tuple[str, tuple[object, ...]]]:
+        return [(p, a) for n, p, a in self.calls if n == name]
+
+
+async def test_file_checks_and_contents_go_through_pathlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "crlf.txt"
+    f.write_bytes(b"one\r\ntwo\r\n")
+    log = PathlibLog(monkeypatch)
+    tool = edit.EditTool20250728()
+    await tool(command="str_replace", path=str(f), old_str="two", new_str="2")
+    assert (str(f), ()) in log.of("exists") and (str(f), ()) in log.of("is_dir")
+    assert log.of("read_text") == [(str(f), ())]
+    assert log.of("write_text") == [(str(f), ("one\r\n2\r\n",))]  # the text, nothing else
+    assert f.read_bytes() == b"one\r\n2\r\n"  # and our byte-exact write under it
+    # Every version remembers the text before an edit, under the reference's name.
+    assert tool._file_history[Path(f)] == ["one\r\ntwo\r\n"]
+    tool._file_history.clear()
+    assert tool._file_history[Path(f)] == []
+    new = tmp_path / "sub" / "new.txt"
+    await tool(command="create", path=str(new), file_text="x")
+    assert log.of("write_text")[-1] == (str(new), ("x",)) and new.read_text() == "x"
+    with pytest.raises(edit.ToolError, match="already exists"):
+        await tool(command="create", path=str(new), file_text="y")
+
+
+async def test_a_listing_is_find_through_edit_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "c.txt").write_text("c")
+    (tmp_path / "a.txt").write_text("a")
+    ran: list[object] = []
+    real_run = edit.run
+
+    async def recorded(cmd: object, *args: object, **kwargs: object) -> tuple[int, str, str]:
+        ran.append(cmd)
+        return await real_run(cmd, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(edit, "run", recorded)
+    out = (await edit.EditTool20250728()(command="view", path=str(tmp_path))).output
+    assert [c[0] for c in ran] == ["find"]  # type: ignore[index]
+    assert out.endswith(f"{tmp_path}\n{tmp_path}/a.txt\n{tmp_path}/b\n{tmp_path}/b/c.txt\n")
+
+
+def test_validate_path_says_the_references_words(tmp_path: Path) -> None:
+    tool = edit.EditTool20250728()
+    with pytest.raises(edit.ToolError, match="is not an absolute path"):
+        tool.validate_path("view", Path("relative/path.txt"))
+    with pytest.raises(edit.ToolError, match=f"The path {tmp_path}/nope does not exist"):
+        tool.validate_path("view", tmp_path / "nope")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(edit.ToolError, match="File already exists"):
+        tool.validate_path("create", tmp_path / "f")
+    with pytest.raises(edit.ToolError, match="is a directory"):
+        tool.validate_path("str_replace", tmp_path)
+    tool.validate_path("view", tmp_path)

@@ -388,6 +388,153 @@ async def test_an_overridden_shell_runs_every_xdotool_command(
     assert (await canned(action="cursor_position")).output == "X=1365,Y=384"
 
 
+# The reference's seams without a display: a fork that drives a desktop elsewhere overrides
+# `shell` and `screenshot` and gets the reference's command lines and results.
+
+
+class Elsewhere:
+    """Records what reaches the seams; answers like a remote desktop would."""
+
+    def __init__(self) -> None:
+        self.commands: list[tuple[str, bool]] = []
+        self.screenshots = 0
+
+    async def shell(self, command: str, take_screenshot: bool = True) -> Any:
+        from computer_use_demo.tools.base import ToolResult
+
+        self.commands.append((command, take_screenshot))
+        return ToolResult(output=f"ran {len(self.commands)};")
+
+    async def screenshot(self) -> Any:
+        from computer_use_demo.tools.base import ToolResult
+
+        self.screenshots += 1
+        return ToolResult(base64_image="remote-shot")
+
+
+def elsewhere(cls: type, **kwargs: Any) -> tuple[Any, Elsewhere]:
+    """A tool on display :1 (none runs there) whose seams are replaced on the instance."""
+    seams = Elsewhere()
+    tool = cls(display_num=1, **kwargs)
+    tool.shell, tool.screenshot = seams.shell, seams.screenshot
+    tool._screenshot_delay = 0
+    return tool, seams
+
+
+async def test_an_action_is_one_reference_command_line_and_its_result_is_the_shells() -> None:
+    from computer_use_demo.tools.computer import ComputerTool20241022, ComputerTool20250124
+
+    for cls in (ComputerTool20241022, ComputerTool20250124):
+        tool, seams = elsewhere(cls)
+        result = await tool(action="mouse_move", coordinate=[100, 200])
+        assert seams.commands == [(f"{tool.xdotool} mousemove --sync 100 200", True)]
+        assert result.output == "ran 1;" and seams.screenshots == 0  # shell took the picture
+
+        seams.commands.clear()
+        text = "Hello, World! " + "x" * 60
+        result = await tool(action="type", text=text)
+        assert seams.commands == [
+            (f"{tool.xdotool} type --delay 12 -- {shlex.quote(text[:50])}", False),
+            (f"{tool.xdotool} type --delay 12 -- {shlex.quote(text[50:])}", False),
+        ]
+        assert (result.output, result.base64_image) == ("ran 1;ran 2;", "remote-shot")
+        assert seams.screenshots == 1
+
+
+async def test_a_drag_is_the_references_one_command_with_its_modifier() -> None:
+    from computer_use_demo.tools.computer import ComputerTool20241022, ComputerTool20250124
+
+    tool, seams = elsewhere(ComputerTool20250124)
+    x = tool.xdotool
+    base = "mousemove --sync 0 0 {down}mousedown 1 mousemove --sync 100 100 mouseup 1{up}"
+    for modifier, down, up in (
+        ({"text": "ctrl"}, "keydown ctrl ", " keyup ctrl"),
+        ({"key": "shift"}, "keydown shift ", " keyup shift"),
+        ({}, "", ""),
+        ({"text": ""}, "", ""),
+    ):
+        seams.commands.clear()
+        await tool(
+            action="left_click_drag", start_coordinate=[0, 0], coordinate=[100, 100], **modifier
+        )
+        assert seams.commands == [(f"{x} {base.format(down=down, up=up)}", True)], modifier
+    old, seams = elsewhere(ComputerTool20241022)
+    await old(action="left_click_drag", coordinate=[100, 100])  # from where the pointer is
+    assert seams.commands == [
+        (f"{old.xdotool} mousedown 1 mousemove --sync 100 100 mouseup 1", True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "call", "words"),
+    [
+        ("20250124", {"action": "invalid_action"}, "Invalid action: invalid_action. The actions"),
+        ("20241022", {"action": "mouse_move"}, "coordinate is required for mouse_move"),
+        ("20250124", {"action": "type"}, "text is required for type"),
+        (
+            "20241022",
+            {"action": "left_click_drag", "coordinate": [1, 1], "text": "ctrl"},
+            "text is not accepted for left_click_drag: it takes `coordinate`",
+        ),
+        (
+            "20250124",
+            {"action": "left_click_drag", "coordinate": [1, 1]},
+            "start_coordinate is required for left_click_drag",
+        ),
+        (
+            "20250124",
+            {"action": "mouse_move", "coordinate": [1500, 900]},
+            "Coordinates 1500, 900 are out of bounds: the screen is 1366x768",
+        ),
+    ],
+)
+async def test_refusals_say_the_references_words_first(
+    version: str, call: dict[str, Any], words: str
+) -> None:
+    from computer_use_demo.tools import computer
+    from computer_use_demo.tools.base import ToolError
+
+    tool, seams = elsewhere(getattr(computer, f"ComputerTool{version}"), width=1920, height=1080)
+    with pytest.raises(ToolError) as refused:
+        await tool(**call)
+    assert refused.value.message.startswith(words), refused.value.message
+    assert seams.commands == []
+
+
+def test_scaling_follows_the_size_as_assigned_without_a_display() -> None:
+    from computer_use_demo.tools.computer import ComputerTool20241022, ScalingSource
+
+    tool = ComputerTool20241022(width=1024, height=768, display_num=1)
+    assert (tool.options["display_width_px"], tool.options["display_height_px"]) == (1024, 768)
+    tool.width, tool.height = 1920, 1080
+    assert (tool.options["display_width_px"], tool.options["display_height_px"]) == (1366, 768)
+    assert tool.scale_coordinates(ScalingSource.API, 1366, 768) == (1920, 1080)  # the far edge
+    assert tool.scale_coordinates(ScalingSource.COMPUTER, 1920, 1080) == (1366, 768)
+    tool.height = 1200  # 16:10: WXGA
+    assert tool.scale_coordinates(ScalingSource.API, 1280, 800) == (1920, 1200)
+    tool._scaling_enabled = False
+    assert tool.options["display_width_px"] == 1920
+    assert tool.scale_coordinates(ScalingSource.API, 1366, 768) == (1366, 768)
+    # Not the reference's: a big screen of no target's ratio is still shown shrunk (the API
+    # would shrink a 4096-wide picture itself, and the model's points would miss).
+    tool._scaling_enabled, tool.width, tool.height = True, 4096, 2160
+    assert (tool.options["display_width_px"], tool.options["display_height_px"]) == (1280, 675)
+
+
+def test_a_drag_is_paced_by_the_default_shell() -> None:
+    from computer_use_demo.tools.computer import pace_drag
+
+    line = "mousemove --sync 0 0 keydown ctrl mousedown 1 mousemove --sync 100 40 mouseup 1"
+    assert pace_drag([*line.split(), "keyup", "ctrl"]) == [
+        *"mousemove --sync 0 0 keydown ctrl mousedown 1 sleep 0.05 mousemove 50 20 sleep 0.05".split(),
+        *"mousemove --sync 100 40 sleep 0.05 mouseup 1 keyup ctrl".split(),
+    ]
+    click = "mousemove --sync 5 5 mousedown 1 mouseup 1 sleep 0.08 mousedown 1 mouseup 1".split()
+    assert pace_drag(click) == click  # nothing moves while a button is held
+    typed = ["type", "--delay", "12", "--", "mousedown 1 mousemove 3 4"]
+    assert pace_drag(typed) == typed
+
+
 # ---- computer_use_demo.tools.edit -----------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ reference (forks, tutorials) must import and run on ours.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import codecs
 import inspect
@@ -13,6 +14,7 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args
@@ -521,18 +523,47 @@ def test_scaling_follows_the_size_as_assigned_without_a_display() -> None:
     assert (tool.options["display_width_px"], tool.options["display_height_px"]) == (1280, 675)
 
 
-def test_a_drag_is_paced_by_the_default_shell() -> None:
+def test_the_default_shell_drops_sync_and_paces_a_drag() -> None:
     from computer_use_demo.tools.computer import pace_drag
 
     line = "mousemove --sync 0 0 keydown ctrl mousedown 1 mousemove --sync 100 40 mouseup 1"
     assert pace_drag([*line.split(), "keyup", "ctrl"]) == [
-        *"mousemove --sync 0 0 keydown ctrl mousedown 1 sleep 0.05 mousemove 50 20 sleep 0.05".split(),
-        *"mousemove --sync 100 40 sleep 0.05 mouseup 1 keyup ctrl".split(),
+        *"mousemove 0 0 keydown ctrl mousedown 1 sleep 0.05 mousemove 50 20 sleep 0.05".split(),
+        *"mousemove 100 40 sleep 0.05 mouseup 1 keyup ctrl".split(),
     ]
-    click = "mousemove --sync 5 5 mousedown 1 mouseup 1 sleep 0.08 mousedown 1 mouseup 1".split()
-    assert pace_drag(click) == click  # nothing moves while a button is held
-    typed = ["type", "--delay", "12", "--", "mousedown 1 mousemove 3 4"]
+    click = "mousemove --sync 5 5 mousedown 1 mouseup 1 sleep 0.08 mousedown 1 mouseup 1"
+    assert pace_drag(click.split()) == click.replace(" --sync", "").split()
+    typed = ["type", "--delay", "12", "--", "mousedown 1 mousemove --sync 3 4"]
     assert pace_drag(typed) == typed
+
+
+def xterm_over_the_screen(display: XDisplay) -> subprocess.Popen[bytes]:
+    """An xterm covering most of ``display``, once its window is there."""
+    env = {**display.env, "LANG": "C.UTF-8"}
+    argv = ["xterm", "-geometry", "200x80+0+0", "-e", "sleep", "60"]
+    xterm = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(100):
+        search = ["xdotool", "search", "--onlyvisible", "--class", "xterm"]
+        if subprocess.run(search, env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    return xterm
+
+
+@pytest.mark.desktop
+async def test_a_click_where_the_pointer_already_is_does_not_hang(full_hd: XDisplay) -> None:
+    """xdotool's `mousemove --sync` to where the pointer is, over a window, never returns."""
+    from computer_use_demo.tools.computer import ComputerTool20250124
+
+    xterm = xterm_over_the_screen(full_hd)
+    try:
+        tool = ComputerTool20250124(width=1920, height=1080, display_num=full_hd.number)
+        for _ in range(3):
+            await asyncio.wait_for(tool(action="left_click", coordinate=[300, 200]), 10)
+            await asyncio.wait_for(tool(action="mouse_move", coordinate=[300, 200]), 10)
+    finally:
+        os.killpg(xterm.pid, 9)
+        xterm.wait()
 
 
 # ---- computer_use_demo.tools.edit -----------------------------------------------------------

@@ -183,12 +183,13 @@ def typing_groups(text: str) -> list[tuple[str, int]]:
 
 
 def pace_drag(args: Sequence[str]) -> list[str]:
-    """xdotool ``args`` with a drag's motion paced: while button 1 is held, each
-    ``mousemove [--sync] X Y`` is preceded by a pause and a move to the midpoint from the last
-    known position, and followed by a pause. Toolkits start a drag on a first motion and track
-    the next, and a press, one jump and a release in the same millisecond is often no drag at
-    all. Everything from a ``type`` on is text and left alone; other args are kept as they are.
-    """
+    """xdotool ``args`` as the default ``shell`` runs them: ``mousemove --sync`` loses its
+    ``--sync`` (xdotool 3.20160805 waits forever when the pointer is already there, over a
+    window; one process's requests reach the X server in order anyway), and a drag's motion is
+    paced: while button 1 is held, each move is preceded by a pause and a move to the midpoint
+    from the last known position, and followed by a pause. Toolkits start a drag on a first
+    motion and track the next; a press, one jump and a release in the same millisecond is often
+    no drag at all. Everything from a ``type`` on is text and left alone."""
     out: list[str] = []
     held, pos, i = False, None, 0
     while i < len(args):
@@ -206,17 +207,16 @@ def pace_drag(args: Sequence[str]) -> list[str]:
             point = args[i + 1 + sync : i + 3 + sync]
             if len(point) == 2 and all(v.isdigit() for v in point):
                 target = (int(point[0]), int(point[1]))
-                move = ["mousemove", *(["--sync"] if sync else []), *point]
                 if held:
                     out += ["sleep", DRAG_PAUSE]
                     if pos is not None:
                         middle = [str((a + b) // 2) for a, b in zip(pos, target, strict=True)]
                         out += ["mousemove", *middle, "sleep", DRAG_PAUSE]
-                    out += [*move, "sleep", DRAG_PAUSE]
+                    out += ["mousemove", *point, "sleep", DRAG_PAUSE]
                 else:
-                    out += move
+                    out += ["mousemove", *point]
                 pos = target
-                i += len(move)
+                i += 3 + sync
                 continue
         out.append(word)
         i += 1

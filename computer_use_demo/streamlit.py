@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import inspect
 import logging
 import os
 import re
@@ -110,6 +111,23 @@ MODEL_FIELDS = (
 )
 #: As the reference shows them (``mode.capitalize()``).
 THINKING_LABELS = {"adaptive": "Adaptive", "extended": "Extended", "off": "Off"}
+
+#: A button as wide as its column: ``width`` from Streamlit 1.45 on, the older keyword before
+#: (the package runs on the Streamlit the reference pins too, 1.41).
+STRETCH: dict[str, Any] = (
+    {"width": "stretch"}
+    if "width" in inspect.signature(st.button).parameters
+    else {"use_container_width": True}
+)
+
+#: Whether a download's data may be a function called on the click (newer Streamlit), and the
+#: keyword that keeps a download from rerunning the page where there is one.
+LAZY_DOWNLOADS = re.search(r"data :[^\n]*callable", st.download_button.__doc__ or "") is not None
+NO_RERUN: dict[str, Any] = (
+    {"on_click": "ignore"}
+    if inspect.signature(st.download_button).parameters["on_click"].default == "rerun"
+    else {}
+)
 
 log = logging.getLogger(__name__)
 ss = st.session_state
@@ -573,7 +591,7 @@ def sessions_sidebar(current: Trajectory | None) -> None:
         icon=":material/add:",
         key="new_session_button",
         on_click=start_new_session,
-        width="stretch",
+        **STRETCH,
     )
     for info in ui_runner.session_list(sessions_dir())[:SESSIONS_SHOWN]:
         is_current = current is not None and info.id == current.id
@@ -586,7 +604,7 @@ def sessions_sidebar(current: Trajectory | None) -> None:
             disabled=is_current,
             on_click=open_by_id,
             args=(info.id,),
-            width="stretch",
+            **STRETCH,
         )
     if current is not None:
         trajectory = current
@@ -597,13 +615,13 @@ def sessions_sidebar(current: Trajectory | None) -> None:
 
         st.download_button(
             "Download HTML replay",
-            data=replay,
+            data=replay if LAZY_DOWNLOADS else replay(),
             file_name=f"session-{trajectory.id}.html",
             mime="text/html",
             icon=":material/download:",
-            on_click="ignore",
             key="download_replay",
-            width="stretch",
+            **NO_RERUN,
+            **STRETCH,
         )
 
 
@@ -754,10 +772,10 @@ def progress_bar(run: ui_runner.SessionRun) -> None:
                 key="take_control",
                 help="Claude pauses after the running action; the desktop is yours",
                 on_click=ui_runner.desktop_gate().take,
-                width="stretch",
+                **STRETCH,
             )
     with right:
-        if st.button("Stop", key="stop_agent", type="primary", width="stretch"):
+        if st.button("Stop", key="stop_agent", type="primary", **STRETCH):
             run.stop()
             st.rerun()
 
@@ -795,7 +813,7 @@ def person_in_control() -> None:
             key="hand_back",
             type="primary",
             on_click=ui_runner.desktop_gate().hand_back,
-            width="stretch",
+            **STRETCH,
         )
 
 

@@ -527,7 +527,7 @@ def test_a_toolset_batch_in_the_browser(stack: Stack, artifacts_dir: str) -> Non
             for call in ("mouse_move", "left_click"):
                 chat.get_by_text(f"Tool Use: computer.{call}").first.wait_for(timeout=10_000)
             moved = chat.filter(has_text="Moved the mouse.")
-            refused = chat.filter(has_text=re.compile(r"\(5000, 5000\) is out of bounds"))
+            refused = chat.filter(has_text="Coordinates 5000, 5000 are out of bounds")
             halted = chat.filter(has_text=HALT)
             assert (moved.count(), refused.count(), halted.count()) == (1, 1, 1)
             assert moved.locator('[data-testid="stAlert"]').count() == 0

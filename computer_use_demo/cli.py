@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "Ctrl+C stops the agent cleanly (twice: at once). Exit status: 0 done, "
         "1 error, 2 usage, 3 step limit reached, 4 budget reached, 5 ended by the model's "
         "response (refusal, cut-off answer, full context window, unknown stop reason), "
-        "130 stopped.",
+        "130 stopped. Evals: python -m computer_use_demo eval --help.",
     )
     p.add_argument("task", nargs="?", help="what Claude should do (optional with --continue)")
     p.add_argument(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -316,6 +317,34 @@ def test_a_killed_run_resumes_and_finishes_the_rest(tmp_path: Path) -> None:
     # A finished run has nothing left to do.
     again = run_eval("--resume", str(out))
     assert again.returncode == 0 and "resuming: 4 finished, 0 to run" in again.stderr
+
+
+def test_ctrl_c_stops_the_run_cleanly_and_says_how_to_finish_it(tmp_path: Path) -> None:
+    tasks = [
+        {"id": "slow", "instruction": "Slow.", "checkers": [{"type": "answer", "contains": "x"}],
+         "oracle": [{"type": "bash", "command": "sleep 30"}, {"type": "answer", "text": "x"}]},
+    ]  # fmt: skip
+    suite = write_suite(tmp_path / "suite", tasks)
+    out = tmp_path / "run"
+    proc = subprocess.Popen(eval_cmd(str(suite), "--oracle", "--out", str(out)), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list((out / "tasks").glob("slow/session/*/messages.jsonl")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(1)  # the oracle's sleep is running
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _ppid(int(p.name)) == proc.pid]  # fmt: skip
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"interrupted: finish with --resume {out}" in err
+    assert not any(_running(pid) for pid in children)
+    # The stopped run saved its session whole; the task is not finished, so a resume reruns it.
+    session = next((out / "tasks").glob("slow/session/*/messages.jsonl"))
+    last = json.loads(session.read_text().splitlines()[-1])
+    assert (last["kind"], last["reason"]) == ("done", "stopped")
+    assert [a["event"] for a in attempts(out)] == ["planned", "started"]
 
 
 def _running(pid: int) -> bool:

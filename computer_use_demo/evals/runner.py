@@ -128,6 +128,7 @@ class WorkerServer:
         self.proc = proc
         self.log = log
         self.ready = False
+        self.child: int | None = None  # the running job's process
 
     @classmethod
     async def spawn(cls, log: Path) -> WorkerServer:
@@ -186,14 +187,21 @@ class WorkerServer:
                     raise EOFError("the worker did not end after SIGKILL") from None
                 continue
             if "pid" in message:
-                pid = int(message["pid"])
+                pid = self.child = int(message["pid"])
             elif "result" in message:
                 result = message["result"]
             elif "exit" in message:
+                self.child = None
                 return result, timed_out, message["exit"]
 
     async def close(self) -> None:
-        """Closing its stdin ends the server."""
+        """Closing its stdin ends the server; a job still running is stopped first (SIGTERM:
+        it saves its session)."""
+        if self.child is not None:
+            _signal(self.child, 15)
+            with contextlib.suppress(TimeoutError, EOFError, json.JSONDecodeError):
+                while "exit" not in await self._line(STOP_GRACE):
+                    pass
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
             self.proc.stdin.close()
         try:
@@ -321,7 +329,12 @@ class Runner:
         began = time.monotonic()
         self.attempts.add(task.id, "started", slot=slot.number)
         timings: dict[str, float] = {}
-        result = await self._attempt(slot, task, folder, timings)
+        try:
+            result = await self._attempt(slot, task, folder, timings)
+        except (OSError, ValueError, RuntimeError) as e:  # the harness's own failure, said
+            result = TaskResult(
+                task.id, "error", reason="harness", detail=f"{type(e).__name__}: {e}"
+            )
         result.timings = {k: round(v, 3) for k, v in timings.items()}
         result.time_s = round(time.monotonic() - began, 3)
         self._write(folder, result)

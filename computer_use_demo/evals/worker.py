@@ -168,6 +168,9 @@ async def run_oracle(job: dict[str, Any], record: Recorder, stop: asyncio.Event)
                 if isinstance(event, ToolResultEvent) and isinstance(event.result, ToolFailure):
                     failed = event.result.error
             history.append({"role": "user", "content": results})
+            if stop.is_set():
+                reason = "stopped"
+                break
             if failed is not None:
                 record(
                     ErrorEvent(

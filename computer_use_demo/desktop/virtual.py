@@ -38,6 +38,8 @@ from .select import DESKTOP_ENV
 #: The variable every process of one desktop carries (its value: the desktop's id).
 MARKER_ENV = "COMPUTER_USE_DESKTOP_ID"
 READY_TIMEOUT = 30.0
+#: Where display numbers are looked for: above the stack's (:1) and the tests' (:50-:99).
+FIRST_DISPLAY = 100
 POLL = 0.02
 _PR_SET_PDEATHSIG = 1
 _MODIFIERS = ("shift", "ctrl", "alt", "super")
@@ -110,6 +112,7 @@ class VirtualDesktop:
         wm: bool = True,
         panel: bool = True,
         server: bool = True,
+        first_display: int = FIRST_DISPLAY,
         extra_env: Mapping[str, str] | None = None,
     ) -> None:
         self.state = Path(state)
@@ -118,6 +121,7 @@ class VirtualDesktop:
         self.wm = wm
         self.panel = panel
         self.server = server
+        self.first_display = first_display
         self.extra_env = dict(extra_env or {})
         self.id = secrets.token_hex(8)
         self.number: int | None = None
@@ -245,12 +249,34 @@ class VirtualDesktop:
         (self.state / "Xauthority").unlink(missing_ok=True)
         # The server admits the cookies of its -auth file, whatever display they name.
         await self._xauth(server_auth, "add", ":0", ".", cookie)
+        for number in _candidates(self.first_display):
+            line = await self._try_xvfb(number, server_auth)
+            if line.strip().isdigit():
+                break
+            try:  # it exited: another server took the number first; try the next one
+                self.parts["xvfb"].wait(5)
+            except subprocess.TimeoutExpired:  # alive but silent: give up on it
+                self.stop()
+                raise DesktopStartError(f"Xvfb did not start: {self._log_tail('xvfb')}") from None
+        else:
+            raise DesktopStartError(f"no free X display from :{self.first_display} up")
+        self.number = int(line)
+        # Clients find the cookie under the display's number, on any host ("wild", ffff).
+        await self._xauth(self.xauthority, "add", self.display, ".", cookie)
+        code, entry = await self._xauth(self.xauthority, "nlist", self.display)
+        if code == 0 and entry.strip():
+            await self._xauth(self.xauthority, "nmerge", "-", input="ffff" + entry.strip()[4:])
+
+    async def _try_xvfb(self, number: int, server_auth: Path) -> str:
+        """Start Xvfb on :number; the number it reports once it accepts clients ("" if it
+        exited, e.g. the display was taken meanwhile)."""
         read, write = os.pipe()
         try:
             self._spawn(
                 "xvfb",
                 [
                     "Xvfb",
+                    f":{number}",
                     "-displayfd",
                     str(write),
                     "-screen",
@@ -270,19 +296,11 @@ class VirtualDesktop:
         finally:
             os.close(write)
         try:
-            line = await asyncio.wait_for(asyncio.to_thread(_read_line, read), READY_TIMEOUT)
+            return await asyncio.wait_for(asyncio.to_thread(_read_line, read), READY_TIMEOUT)
         except TimeoutError:
-            line = ""
+            return ""
         finally:
             os.close(read)
-        if not line.strip().isdigit():
-            raise DesktopStartError(f"Xvfb did not start: {self._log_tail('xvfb')}")
-        self.number = int(line)
-        # Clients find the cookie under the display's number, on any host ("wild", ffff).
-        await self._xauth(self.xauthority, "add", self.display, ".", cookie)
-        code, entry = await self._xauth(self.xauthority, "nlist", self.display)
-        if code == 0 and entry.strip():
-            await self._xauth(self.xauthority, "nmerge", "-", input="ffff" + entry.strip()[4:])
 
     async def _xauth(self, path: Path, *args: str, input: str | None = None) -> tuple[int, str]:
         proc = await asyncio.create_subprocess_exec(
@@ -384,6 +402,15 @@ class VirtualDesktop:
 
     async def _window_with_class(self, klass: str) -> bool:
         return bool((await self._output("xdotool", "search", "--class", klass)).split())
+
+
+def _candidates(first: int) -> list[int]:
+    """Display numbers from ``first`` up with no X server (nor a lock of one) yet."""
+    return [
+        n
+        for n in range(first, first + 1000)
+        if not os.path.exists(f"/tmp/.X{n}-lock") and not os.path.exists(f"/tmp/.X11-unix/X{n}")
+    ][:50]
 
 
 def _read_line(fd: int) -> str:

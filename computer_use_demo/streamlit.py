@@ -27,10 +27,9 @@ from typing import Any
 import streamlit as st
 
 from computer_use_demo.agent import models
-from computer_use_demo.agent.context import MIN_COMPACTION_TRIGGER
-from computer_use_demo.agent.events import ApprovalAsked, Event, redact_event
+from computer_use_demo.agent.events import ApprovalAnswered, ApprovalAsked, Event, redact_event
 from computer_use_demo.agent.history import STOPPED_BY_USER
-from computer_use_demo.agent.loop import APIProvider, LoopConfig
+from computer_use_demo.agent.loop import APIProvider
 from computer_use_demo.agent.redaction import known_secrets, remember_secret
 from computer_use_demo.app import runner as ui_runner
 from computer_use_demo.app import settings as ui_settings
@@ -53,13 +52,16 @@ from computer_use_demo.app.settings import (
     default_model,
     delete_text,
     load_settings,
+    loop_config,
     model_capabilities,
     model_defaults,
     save_settings,
     save_text,
     sessions_dir,
+    settings_problem,
 )
 from computer_use_demo.desktop.lock import DesktopBusy
+from computer_use_demo.sessions import live
 from computer_use_demo.sessions.replay import render_html
 from computer_use_demo.sessions.summary import usage_line, usage_totals
 from computer_use_demo.sessions.trajectory import Trajectory, TrajectoryInfo
@@ -464,52 +466,6 @@ def context_settings(kw: Callable[[str], dict[str, Any]]) -> None:
         st.caption(f"This model does not support {' or '.join(missing)}: it stays off.")
 
 
-def loop_config(settings: Settings) -> LoopConfig:
-    """The settings, read once, as the loop's configuration."""
-    extended = settings.thinking_mode == "extended"
-    adaptive = settings.thinking_mode == "adaptive"
-    info = model_capabilities(
-        settings.model.strip(),
-        provider=settings.provider,
-        api_key=settings.api_key,
-        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-    )
-    return LoopConfig(
-        model=settings.model.strip(),
-        provider=APIProvider(settings.provider),
-        api_key=settings.api_key.strip() or None,
-        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-        tool_version=settings.tool_version,
-        system_prompt_suffix=settings.system_prompt_suffix,
-        max_tokens=int(settings.max_tokens),
-        thinking_mode=settings.thinking_mode,  # type: ignore[arg-type]
-        thinking_effort=(settings.thinking_effort or None) if adaptive else None,  # type: ignore[arg-type]
-        thinking_budget=int(settings.thinking_budget) if extended else None,
-        capabilities=info if info.source == "models_api" else None,
-        only_n_most_recent_images=int(settings.only_n_most_recent_images),
-        token_efficient_tools_beta=settings.token_efficient_tools_beta,
-        max_run_cost_usd=settings.max_run_cost_usd or None,
-        max_session_cost_usd=settings.max_session_cost_usd or None,
-        approval=settings.approval_policy(),
-        # On: where the model supports it (None); off: never.
-        context_editing=None if settings.context_editing else False,
-        context_edit_trigger_tokens=max(1, int(settings.context_edit_trigger_tokens)),
-        compaction=None if settings.compaction else False,
-        compaction_trigger_tokens=max(
-            MIN_COMPACTION_TRIGGER, int(settings.compaction_trigger_tokens)
-        ),
-    )
-
-
-def settings_problem(settings: Settings) -> str | None:
-    """A setting the API would refuse, said before anything is sent."""
-    if not settings.model.strip():
-        return "Enter a model name in the sidebar."
-    if settings.thinking_mode == "extended" and settings.thinking_budget >= settings.max_tokens:
-        return "The thinking budget must be smaller than the max output tokens."
-    return None
-
-
 def secrets() -> list[str]:
     """Values never to show, wherever they turn up (``redaction.known_secrets``)."""
     remember_secret(ss.cfg["api_key"])
@@ -595,7 +551,9 @@ def sessions_sidebar(current: Trajectory | None) -> None:
     )
     for info in ui_runner.session_list(sessions_dir())[:SESSIONS_SHOWN]:
         is_current = current is not None and info.id == current.id
-        running = ui_runner.active_run(info.id) is not None
+        running = ui_runner.active_run(info.id) is not None or (
+            live.running_elsewhere(info.path) is not None
+        )
         st.button(
             ("▶ " if running else "") + session_label(info),
             key=f"session_{info.id}",
@@ -750,6 +708,46 @@ def watch_run(session_id: str, version: int, paused: bool) -> None:
     render_live(run.live()[1])
 
 
+@st.fragment(run_every=POLL_SECONDS)
+def watch_elsewhere(trajectory: Trajectory, stamp: tuple) -> None:
+    """Rerun the page when a run of another process (the task API, MCP) saves an event in
+    this session, or ends; the page shows what it saved."""
+    if (
+        ui_runner.session_stamp(trajectory) != stamp
+        or live.running_elsewhere(trajectory.path) is None
+    ):
+        st.rerun(scope="app")
+
+
+def progress_elsewhere(trajectory: Trajectory, runner_note: dict, events: list[Event]) -> None:
+    """A run of another process works in this session: where it is, Stop, its approval."""
+    owner = runner_note.get("owner") or "another process"
+    with st.container(key="progress"):  # in view like the bar of this app's own runs
+        left, right = st.columns([5, 1], vertical_alignment="center")
+    with left:
+        run_events = events[max((i for i, e in enumerate(events) if e.kind == "user"), default=0) :]
+        st.info(
+            f"{progress_text(run_events)} · started by the {owner}",
+            icon=":material/progress_activity:",
+        )
+    with right:
+        st.button(
+            "Stop",
+            key="stop_agent",
+            type="primary",
+            width="stretch",
+            on_click=live.request_stop,
+            args=(trajectory.path,),
+        )
+    answered = {e.id for e in events if isinstance(e, ApprovalAnswered)}
+    asked = [e for e in events if isinstance(e, ApprovalAsked) and e.id not in answered]
+    if asked:
+        approval_box(
+            asked[-1],
+            lambda approval_id, ok: live.send_answer(trajectory.path, approval_id, ok),
+        )
+
+
 @st.fragment(run_every=PROGRESS_SECONDS)
 def progress(session_id: str) -> None:
     """What the agent does now, Take control and Stop: a bar that stays in view however long
@@ -780,7 +778,7 @@ def progress_bar(run: ui_runner.SessionRun) -> None:
             st.rerun()
 
 
-def approval_box(run: ui_runner.SessionRun, asked: ApprovalAsked) -> None:
+def approval_box(asked: ApprovalAsked, answer: Callable[[str, bool], object]) -> None:
     """The action waiting for the person: exactly what it is, and Approve / Deny."""
     shown = redact_event(asked)  # a known secret in the command is not shown
     assert isinstance(shown, ApprovalAsked)
@@ -793,9 +791,9 @@ def approval_box(run: ui_runner.SessionRun, asked: ApprovalAsked) -> None:
                 st.image(data, caption="where it would click (the red ring)")
         left, right = st.columns(2)
         left.button(
-            "Approve", key="approve", type="primary", on_click=run.answer, args=(asked.id, True)
+            "Approve", key="approve", type="primary", on_click=answer, args=(asked.id, True)
         )
-        right.button("Deny", key="deny", on_click=run.answer, args=(asked.id, False))
+        right.button("Deny", key="deny", on_click=answer, args=(asked.id, False))
 
 
 def person_in_control() -> None:
@@ -847,6 +845,12 @@ def main() -> None:
 
     version, events = session_events(trajectory)
     run = ui_runner.active_run(trajectory.id) if trajectory is not None else None
+    elsewhere = (
+        live.running_elsewhere(trajectory.path) if trajectory is not None and run is None else None
+    )
+    stamp: tuple = ()
+    if elsewhere is not None and trajectory is not None:
+        stamp = ui_runner.session_stamp(trajectory)
     totals = usage_totals(events)
     if totals.responses or ss.cfg["max_run_cost_usd"] or ss.cfg["max_session_cost_usd"]:
         line = usage_line(
@@ -858,10 +862,12 @@ def main() -> None:
     paused = ui_runner.desktop_gate().paused
     if paused:
         person_in_control()
+    if elsewhere is not None and trajectory is not None:
+        progress_elsewhere(trajectory, elsewhere, events)
     if run is not None and trajectory is not None:
         progress(trajectory.id)
         if (asked := run.pending_approval()) is not None:
-            approval_box(run, asked)
+            approval_box(asked, run.answer)
 
     chat, http_logs = st.tabs(["Chat", "HTTP Exchange Logs"])
     with chat:
@@ -870,6 +876,8 @@ def main() -> None:
         render_chat(events, hide_images=ss.cfg["hide_images"])
         if run is not None and trajectory is not None:
             watch_run(trajectory.id, version, paused)
+        elif elsewhere is not None and trajectory is not None:
+            watch_elsewhere(trajectory, stamp)
     with http_logs:
         render_exchanges(events, secrets())
 

@@ -37,6 +37,7 @@ from ..agent.loop import LoopConfig, agent_events, build_tools
 from ..agent.pause import PauseGate, control_file
 from ..agent.streaming import LiveText
 from ..desktop.lock import DesktopBusy, DesktopLock, display_of
+from ..sessions import live
 from ..sessions.trajectory import (
     EVENTS_FILE,
     Trajectory,
@@ -45,12 +46,16 @@ from ..sessions.trajectory import (
     rebuild_messages,
 )
 from ..tools import ToolCollection
-from ..tools.approval_policy import ApprovalRequest
+from ..tools.approval_policy import ApprovalRefused, ApprovalRequest
 
 log = logging.getLogger(__name__)
 
 #: The reference's note that tells the model its last turn was cut short.
 INTERRUPT_TEXT = "(user stopped or interrupted and wrote the following)"
+#: How often a run looks for requests of other processes (stop, approval answers: live.py).
+REQUEST_POLL_SECONDS = 0.1
+#: Who started a run when the caller does not say (the lock and the session's note say it).
+CHAT_APP = "chat app"
 
 
 class SessionRun:
@@ -66,8 +71,14 @@ class SessionRun:
         tools: Any = None,
         session_spent_usd: float = 0.0,
         pause: PauseGate | None = None,
+        owner: str = CHAT_APP,
     ) -> None:
         self.trajectory = trajectory
+        #: Who started the run ("chat app", "task API", "MCP client"), for messages.
+        self.owner = owner
+        #: Called with every event (transient ones too) from the run's thread, after it is
+        #: saved: the task API wakes its followers with it. Must not block.
+        self.listeners: list[Callable[[Event], None]] = []
         self.config = config
         self.messages = messages
         self.tools = tools
@@ -145,8 +156,9 @@ class SessionRun:
         with self._lock:
             return self._asked[0] if self._asked is not None else None
 
-    def answer(self, approval_id: str, approved: bool) -> bool:
-        """The person's answer to the pending approval; False if it is no longer pending."""
+    def answer(self, approval_id: str, approved: bool, *, refused: str | None = None) -> bool:
+        """The person's answer to the pending approval; False if it is no longer pending.
+        ``refused``: nobody could be asked, and why (the model reads it)."""
         with self._lock:
             asked = self._asked
             if asked is None or asked[0].id != approval_id or self._loop is None:
@@ -155,7 +167,10 @@ class SessionRun:
 
         def settle() -> None:
             if not future.done():
-                future.set_result(approved)
+                if refused is not None:
+                    future.set_exception(ApprovalRefused(refused))
+                else:
+                    future.set_result(approved)
 
         with contextlib.suppress(RuntimeError):  # the loop already closed
             self._loop.call_soon_threadsafe(settle)
@@ -179,6 +194,9 @@ class SessionRun:
         self._record(asked)
         try:
             approved = await future
+        except ApprovalRefused:
+            self._record(ApprovalAnswered(id=asked.id, approved=False))
+            raise
         finally:
             with self._lock:
                 self._asked = None
@@ -193,6 +211,14 @@ class SessionRun:
     # ---- the thread
 
     def _record(self, event: Event) -> None:
+        self._keep(event)
+        for listener in list(self.listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a listener of session %s failed", self.trajectory.id)
+
+    def _keep(self, event: Event) -> None:
         if isinstance(event, TRANSIENT):
             with self._lock:
                 self._live.add(event)
@@ -214,6 +240,7 @@ class SessionRun:
             self.version += 1
 
     def _main(self) -> None:
+        live.mark_running(self.trajectory.path, self.owner)
         try:
             asyncio.run(self._run())
         except BaseException as e:  # keep the thread's failure visible in the chat
@@ -224,12 +251,33 @@ class SessionRun:
         finally:
             self.messages = []  # the history with its screenshots: the Done has it, on disk
             self._held.close()
+            live.clear_running(self.trajectory.path)
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         if self._stop_requested.is_set():
             self._stop.set()
+        watcher = asyncio.ensure_future(self._watch_requests())
+        try:
+            await self._consume()
+        finally:
+            watcher.cancel()
+
+    async def _watch_requests(self) -> None:
+        """Stop requests and approval answers from other processes (live.py)."""
+        folder = self.trajectory.path
+        while True:
+            await asyncio.sleep(REQUEST_POLL_SECONDS)
+            if live.take_stop_request(folder) and self._stop is not None:
+                self._stop.set()
+            asked = self.pending_approval()
+            if asked is not None:
+                answer = live.take_answer(folder, asked.id)
+                if answer is not None:
+                    self.answer(asked.id, answer)
+
+    async def _consume(self) -> None:
         async for event in agent_events(
             self.config,
             self.messages,
@@ -248,6 +296,14 @@ def _fingerprint(path: os.PathLike[str] | str) -> tuple[tuple[str, int, int], ..
     """What changes when anything in a session directory changes (names, sizes, times)."""
     with os.scandir(path) as entries:
         return tuple(sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries))
+
+
+def session_stamp(trajectory: Trajectory) -> tuple[tuple[str, int, int], ...]:
+    """What changes when the session's files change (another process appends an event)."""
+    try:
+        return _fingerprint(trajectory.path)
+    except OSError:
+        return ()
 
 
 def _listing_stamp(root: Path) -> tuple[tuple[str, int, int], ...]:
@@ -455,6 +511,8 @@ def send_message(
     tools: Any = None,
     stop_timeout: float = 30.0,
     stop_others: bool = False,
+    owner: str = CHAT_APP,
+    listeners: Sequence[Callable[[Event], None]] = (),
 ) -> SessionRun:
     """Send ``text`` in a session; a run in progress in it is interrupted first.
 
@@ -473,6 +531,8 @@ def send_message(
             tools=tools,
             stop_timeout=stop_timeout,
             stop_others=stop_others,
+            owner=owner,
+            listeners=listeners,
         )
 
 
@@ -500,6 +560,8 @@ def _send(
     tools: Any,
     stop_timeout: float,
     stop_others: bool,
+    owner: str = CHAT_APP,
+    listeners: Sequence[Callable[[Event], None]] = (),
 ) -> SessionRun:
     if shutdown.begun():
         raise RuntimeError("the app is shutting down; send it again once it is back")
@@ -525,7 +587,7 @@ def _send(
             raise DesktopBusy(lock.display, holder)
     label = trajectory.title.strip().splitlines()
     config = replace(
-        config, run_label=f"chat app session {label[0][:60] if label else trajectory.id}"
+        config, run_label=f"{owner} session {label[0][:60] if label else trajectory.id}"
     )
     if previous is not None and previous.done is not None:
         history, prior = previous.history or previous.done.messages, previous.snapshot()[1]
@@ -549,7 +611,9 @@ def _send(
         tools=tools,
         session_spent_usd=spent,
         pause=desktop_gate(),
+        owner=owner,
     )
+    run.listeners.extend(listeners)
     run._record(user)
     run.run_start = len(run.events) - 1
     with _RUNS_LOCK:

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..agent import model_lookup, models, private_files
+from ..agent.context import MIN_COMPACTION_TRIGGER
+from ..agent.loop import APIProvider, LoopConfig
 from ..agent.providers import VERTEX_ACCESS_TOKEN_ENV
 from ..agent.thinking import THINKING_EFFORTS, THINKING_MODES
 from ..tools.approval_policy import MODES, ApprovalPolicy
@@ -355,3 +357,50 @@ def auth_error(provider: str, api_key: str, env: Mapping[str, str] | None = None
             return f"Your Google Cloud credentials could not be loaded: {e}"
         return None
     return f"Unknown API provider {provider!r}: choose anthropic, bedrock or vertex."
+
+
+def loop_config(settings: Settings) -> LoopConfig:
+    """The settings, read once, as the loop's configuration (the chat and the task API
+    start runs the same way)."""
+    extended = settings.thinking_mode == "extended"
+    adaptive = settings.thinking_mode == "adaptive"
+    info = model_capabilities(
+        settings.model.strip(),
+        provider=settings.provider,
+        api_key=settings.api_key,
+        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+    )
+    return LoopConfig(
+        model=settings.model.strip(),
+        provider=APIProvider(settings.provider),
+        api_key=settings.api_key.strip() or None,
+        base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+        tool_version=settings.tool_version,
+        system_prompt_suffix=settings.system_prompt_suffix,
+        max_tokens=int(settings.max_tokens),
+        thinking_mode=settings.thinking_mode,  # type: ignore[arg-type]
+        thinking_effort=(settings.thinking_effort or None) if adaptive else None,  # type: ignore[arg-type]
+        thinking_budget=int(settings.thinking_budget) if extended else None,
+        capabilities=info if info.source == "models_api" else None,
+        only_n_most_recent_images=int(settings.only_n_most_recent_images),
+        token_efficient_tools_beta=settings.token_efficient_tools_beta,
+        max_run_cost_usd=settings.max_run_cost_usd or None,
+        max_session_cost_usd=settings.max_session_cost_usd or None,
+        approval=settings.approval_policy(),
+        # On: where the model supports it (None); off: never.
+        context_editing=None if settings.context_editing else False,
+        context_edit_trigger_tokens=max(1, int(settings.context_edit_trigger_tokens)),
+        compaction=None if settings.compaction else False,
+        compaction_trigger_tokens=max(
+            MIN_COMPACTION_TRIGGER, int(settings.compaction_trigger_tokens)
+        ),
+    )
+
+
+def settings_problem(settings: Settings) -> str | None:
+    """A setting the API would refuse, said before anything is sent."""
+    if not settings.model.strip():
+        return "Enter a model name in the sidebar."
+    if settings.thinking_mode == "extended" and settings.thinking_budget >= settings.max_tokens:
+        return "The thinking budget must be smaller than the max output tokens."
+    return None

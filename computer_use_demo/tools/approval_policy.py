@@ -161,6 +161,18 @@ class ApprovalRequest:
 
 #: Ask the person; True approves. Raising or returning anything else denies.
 Ask = Callable[[ApprovalRequest], Awaitable[bool]]
+
+NOT_ASKED = (
+    "This action ({what}) needs the person's approval and was not run: {why}. Choose another "
+    "way, or ask the person in your reply."
+)
+
+
+class ApprovalRefused(Exception):
+    """Raised by an Ask that could not put the action to the person; the message says why
+    (it reaches the model, e.g. "this MCP client cannot ask its user")."""
+
+
 #: A base64 PNG crop of the screen around an API-space point, or None.
 CropAt = Callable[[tuple[int, int]], Awaitable[str | None]]
 
@@ -207,6 +219,8 @@ class PolicyApprover:
         )
         try:
             approved = await self.ask(request)
+        except ApprovalRefused as e:
+            return Approval(approved=False, reason=NOT_ASKED.format(what=what, why=e))
         except Exception:
             approved = False
         if approved is True:

@@ -1,4 +1,5 @@
-"""Headless runs in the terminal: ``python -m computer_use_demo "task"``.
+"""Headless runs in the terminal: ``python -m computer_use_demo "task"`` (and ``… mcp``: the
+desktop as an MCP server on stdio, mcp_server/).
 
 Prints each step (Claude's text, tool calls, results, token usage), saves the run as a
 trajectory folder, and stops cleanly on Ctrl+C: the running tool is cancelled, the history is
@@ -560,6 +561,11 @@ def main(argv: list[str] | None = None) -> int:
         from .evals.cli import main as eval_main
 
         return eval_main(argv[1:])
+    if argv == ["mcp"]:  # python -m computer_use_demo mcp: this desktop as an MCP server, stdio
+        from .mcp_server.server import run_stdio
+
+        os.umask(0o077)  # the sessions run_task saves are this user's alone
+        return run_stdio()
     # What the run saves (session folders, events, screenshots) is its user's alone.
     os.umask(0o077)
     parser = _parser()

@@ -24,10 +24,10 @@ TOKEN_FILE="$STATE_DIR/access-token"
 CHAT_SOCKET="$STATE_DIR/chat.sock"
 NOVNC_HOST="${NOVNC_HOST:-127.0.0.1}"
 
-# The app keeps the provider's keys (its tools drop them again), never the door's token nor
-# the VNC password (a Reset finds that in its file).
-# The pause/approval state and the one-agent lock are the agent's (its private folder), never
-# in a folder the desktop's user could write.
+# The app and the door (which runs the task API's and MCP's agents) keep the provider's keys
+# (their tools drop them again); the app never gets the door's token nor the VNC password (a
+# Reset finds that in its file). The pause/approval state and the one-agent lock are the
+# agent's (its private folder), never in a folder the desktop's user could write.
 app_env=(env -u COMPUTER_USE_DESKTOP -u ACCESS_TOKEN -u VNC_PASSWORD
     "DISPLAY_NUM=$DISPLAY_NUM" "DISPLAY=:$DISPLAY_NUM" "WIDTH=$WIDTH" "HEIGHT=$HEIGHT"
     "STATE_DIR=$DESKTOP_STATE_DIR" "XAUTHORITY=${AGENT_XAUTHORITY:-$DESKTOP_STATE_DIR/Xauthority}"
@@ -74,7 +74,7 @@ start_door() {
     if ! skip_if_running webpage; then
         write_token
         log "starting the door on $BIND_ADDR:$HTTP_PORT"
-        start_part --same-group webpage "${app_env[@]}" "$PYTHON" -m computer_use_demo.door.server \
+        start_part --same-group --keep-secrets webpage "${app_env[@]}" "$PYTHON" -m computer_use_demo.api \
             --bind "$BIND_ADDR" --port "$HTTP_PORT" --token-file "$TOKEN_FILE" \
             --allowed-hosts "${ALLOWED_HOSTS:-}" --novnc-origin "$DOOR_ORIGIN" \
             --streamlit-socket "$CHAT_SOCKET" --novnc-host "$NOVNC_HOST" --novnc-port "$NOVNC_PORT"

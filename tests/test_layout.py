@@ -21,7 +21,9 @@ LAYERS = {
     "app": 4,
     "door": 4,
     "evals": 4,
-    "<top>": 5,  # the entry files: loop.py, streamlit.py, cli.py, __main__.py
+    "api": 5,  # the task API and the MCP server: above the app (its runner) and the door
+    "mcp_server": 5,
+    "<top>": 6,  # the entry files: loop.py, streamlit.py, cli.py, __main__.py
 }
 
 

@@ -28,7 +28,8 @@ import ipaddress
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ from starlette.responses import (
     Response,
     StreamingResponse,
 )
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..agent import private_files
@@ -240,14 +241,32 @@ class Upstream:
     socket: str | None = None
 
 
-class Door:
-    """The ASGI app: checks, then the page or a proxy."""
+#: Apps served in the door's own process under a path (the task API, the MCP server), and
+#: what they need running while the door runs (their lifespan).
+Mounts = Mapping[str, ASGIApp]
+Lifespan = Callable[[], AbstractAsyncContextManager[object]]
 
-    def __init__(self, config: DoorConfig) -> None:
+
+class Door:
+    """The ASGI app: checks, then the page, a proxy, or an app mounted under a path."""
+
+    def __init__(
+        self, config: DoorConfig, mounts: Mounts | None = None, lifespan: Lifespan | None = None
+    ) -> None:
         self.config = config
         self.page = PAGE.read_bytes()
         self.client: httpx.AsyncClient | None = None
         self.socket_client: httpx.AsyncClient | None = None
+        self.mounts = dict(mounts or {})
+        self.app_lifespan = lifespan
+        self._exit = AsyncExitStack()
+
+    def mounted(self, path: str) -> ASGIApp | None:
+        """The app mounted at ``path``'s prefix (``/api`` serves ``/api`` and ``/api/...``)."""
+        for prefix, app in self.mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return app
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -262,7 +281,10 @@ class Door:
         if refusal is not None:
             await self.refuse(conn, refusal, receive, send)
             return
-        if isinstance(conn, WebSocket):
+        app = self.mounted(conn.url.path)
+        if app is not None:
+            await app(scope, receive, send)
+        elif isinstance(conn, WebSocket):
             await self.proxy_websocket(conn)
         else:
             response = await self.handle_http(conn)
@@ -278,8 +300,11 @@ class Door:
                     self.socket_client = httpx.AsyncClient(
                         transport=transport, trust_env=False, timeout=None
                     )
+                if self.app_lifespan is not None:
+                    await self._exit.enter_async_context(self.app_lifespan())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                await self._exit.aclose()
                 for client in (self.client, self.socket_client):
                     if client is not None:
                         await client.aclose()
@@ -305,6 +330,12 @@ class Door:
         if conn.url.path == "/healthz":
             return None
         if not self.authorized(conn):
+            if self.mounted(conn.url.path) is not None:  # a program asks: it reads JSON
+                return JSONResponse(
+                    {"detail": "no or a wrong access token: send Authorization: Bearer <token>"},
+                    status_code=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="demo"'},
+                )
             return HTMLResponse(
                 UNAUTHORIZED_PAGE.format(port=html.escape(str(self.config.port))),
                 status_code=401,
@@ -594,7 +625,11 @@ def read_token(path: Path) -> str:
     return token
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(
+    argv: list[str] | None = None,
+    apps: Callable[[DoorConfig], tuple[Mounts, Lifespan | None]] | None = None,
+) -> None:
+    """Run the door; ``apps`` gives what it serves in its own process (computer_use_demo/api)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -647,8 +682,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     print(f"the door on http://{args.bind}:{args.port}/", flush=True)
+    mounts, lifespan = apps(config) if apps is not None else ({}, None)
     uvicorn.run(
-        Door(config),
+        Door(config, mounts, lifespan),
         host=args.bind,
         port=args.port,
         log_level="warning",

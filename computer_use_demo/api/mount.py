@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
 
+from ..agent import shutdown
 from ..app import runner
 from ..door import server as door
 from ..mcp_server.server import create_server, http_app
@@ -23,7 +25,8 @@ def door_apps(config: door.DoorConfig) -> tuple[door.Mounts, door.Lifespan]:
             try:
                 yield
             finally:  # the door stops: so do the runs it started (their histories stay valid)
-                runner.stop_all(timeout=15)
+                shutdown.begin()
+                await asyncio.to_thread(runner.stop_all, 15)
 
     return {"/api": create_app(), "/mcp": mcp_app}, lifespan
 

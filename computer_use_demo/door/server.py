@@ -693,6 +693,8 @@ def main(
         ws="websockets-sansio",
         ws_max_size=64 * 1024 * 1024,
         lifespan="on",
+        # Event streams (/api) never end by themselves: a stop waits this long for them.
+        timeout_graceful_shutdown=5,
     )
 
 

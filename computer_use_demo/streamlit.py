@@ -587,7 +587,7 @@ def session_events(trajectory: Trajectory | None) -> tuple[int, list[Event]]:
     """(version, events) of a session: live from its run, else from disk (cached)."""
     if trajectory is None:
         return 0, []
-    run = ui_runner.get_run(trajectory.id)
+    run = ui_runner.current_run(trajectory)
     if run is not None:
         return run.snapshot()
     return 0, ui_runner.session_events(trajectory)

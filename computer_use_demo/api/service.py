@@ -117,10 +117,10 @@ def list_sessions() -> list[SessionInfo]:
 
 def events_of(trajectory: Trajectory) -> list[Event]:
     """Every event of the session so far: live from a run of this process, else saved."""
-    run = runner.get_run(trajectory.id)
+    run = runner.current_run(trajectory)
     if run is not None:
         return run.snapshot()[1]
-    return runner.saved_events(trajectory)
+    return runner.session_events(trajectory)
 
 
 def pending(trajectory: Trajectory, events: list[Event]) -> ApprovalAsked | None:

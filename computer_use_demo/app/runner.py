@@ -76,6 +76,8 @@ class SessionRun:
         self.trajectory = trajectory
         #: Who started the run ("chat app", "task API", "MCP client"), for messages.
         self.owner = owner
+        #: The session's events file as this run left it (another process may write on).
+        self.file_stamp: tuple[int, int] | None = None
         #: Called with every event (transient ones too) from the run's thread, after it is
         #: saved: the task API wakes its followers with it. Must not block.
         self.listeners: list[Callable[[Event], None]] = []
@@ -252,6 +254,7 @@ class SessionRun:
             self.messages = []  # the history with its screenshots: the Done has it, on disk
             self._held.close()
             live.clear_running(self.trajectory.path)
+            self.file_stamp = events_stamp(self.trajectory)
 
     async def _run(self) -> None:
         self._stop = asyncio.Event()
@@ -437,6 +440,28 @@ def get_run(session_id: str) -> SessionRun | None:
         return _RUNS.get(session_id)
 
 
+def events_stamp(trajectory: Trajectory) -> tuple[int, int] | None:
+    """(size, mtime) of the session's events file (None: unreadable)."""
+    try:
+        st = os.stat(trajectory.path / EVENTS_FILE)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def current_run(trajectory: Trajectory) -> SessionRun | None:
+    """The session's run in this process while what it holds is the whole session: a
+    finished run whose session another process has gone on with since (the task API, the
+    chat) is forgotten, so that the session is read from disk again."""
+    run = get_run(trajectory.id)
+    if run is None or run.running or run.file_stamp is None:
+        return run
+    if run.file_stamp != events_stamp(trajectory):
+        forget(trajectory.id)
+        return None
+    return run
+
+
 def active_run(session_id: str) -> SessionRun | None:
     run = get_run(session_id)
     return run if run is not None and run.running else None
@@ -576,6 +601,8 @@ def _send(
             )
     with _RUNS_LOCK:
         previous = _RUNS.get(trajectory.id)
+    if previous is not None and not previous.running:
+        previous = current_run(trajectory)  # None when another process went on meanwhile
     if previous is not None and previous.running and previous.stop(stop_timeout) is None:
         raise RuntimeError("the running agent did not stop; try again")
     if tools is None:

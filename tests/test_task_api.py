@@ -331,6 +331,47 @@ def test_a_run_started_over_the_api_shows_live_in_the_chat(
         page.get_by_text("started by the task API").wait_for(state="detached", timeout=30_000)
 
 
+@pytest.mark.browser
+def test_a_run_of_the_chat_is_seen_followed_and_stopped_over_the_api(
+    http: httpx.Client, stack: Stack
+) -> None:
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(stack.page_url)
+        page.goto(f"{stack.door_url}chat/?session=new")
+        box = page.get_by_placeholder(re.compile("Type a message to send to Claude"))
+        box.fill(SLOW)
+        box.press("Enter")
+
+        def chat_run() -> dict | None:
+            return next(
+                (
+                    s
+                    for s in http.get("/api/sessions").json()
+                    if s["running"] and (s["running_in"] or "").startswith("chat app")
+                ),
+                None,
+            )
+
+        deadline = time.monotonic() + 60
+        while (session := chat_run()) is None:
+            assert time.monotonic() < deadline, http.get("/api/sessions").json()[:2]
+            time.sleep(0.2)
+        session_id = session["id"]
+        events = read_sse(
+            http, f"/api/sessions/{session_id}/events", stop=lambda e: e.event == "tool_started"
+        )
+        assert events[0].event == "user" and events[0].data["text"] == SLOW
+        # One agent per desktop, the other way round: the API waits for the chat's agent.
+        for target in (session_id, http.post("/api/sessions", json={}).json()["id"]):
+            r = http.post(f"/api/sessions/{target}/messages", json={"text": SHOT})
+            assert r.status_code == 409, r.text
+            assert r.json()["holder"].startswith("chat app"), r.json()
+        assert http.post(f"/api/sessions/{session_id}/stop").json() == {"stopped": True}
+        state = idle(http, session_id, timeout=30)
+        assert state["last_run"]["reason"] == "stopped"
+
+
 def test_sessions_list_shows_runs_of_the_api(http: httpx.Client) -> None:
     session_id = start(http, SLOW)
     wait_state(http, session_id, lambda s: s["running"])

@@ -88,7 +88,9 @@ def stdio_env(stack: Stack, home: Path | None = None) -> dict[str, str]:
         DISPLAY=f":{stack.display}",
         XAUTHORITY=str(state / "Xauthority"),
         STATE_DIR=str(state),
-        CONTROL_FILE=str(state / "person-in-control"),
+        # The agent's state, shared with the chat and the door: the one-agent lock, the pause.
+        AGENT_LOCK_DIR=str(state / "webapp"),
+        CONTROL_FILE=str(state / "webapp" / "person-in-control"),
         ANTHROPIC_API_KEY=KEY,
     )
     return env

@@ -735,8 +735,8 @@ def progress_elsewhere(trajectory: Trajectory, runner_note: dict, events: list[E
             "Stop",
             key="stop_agent",
             type="primary",
-            width="stretch",
             on_click=live.request_stop,
+            **STRETCH,
             args=(trajectory.path,),
         )
     answered = {e.id for e in events if isinstance(e, ApprovalAnswered)}

@@ -18,6 +18,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -234,3 +235,32 @@ def test_agent_sudo_is_opt_in_and_says_what_it_gives_away(tmp_path: Path, agent_
         shutil.rmtree(state, ignore_errors=True)
     assert not Path("/etc/sudoers.d/computer-use-desktop").exists(), "sudo outlived the run"
     assert ("passwordless sudo" in out.read_text()) == (agent_sudo == "1")
+
+
+def test_not_root_the_start_refuses_and_says_how(tmp_path: Path) -> None:
+    """As another user, the start cannot drop to the desktop's user: it says so and what to do
+    (run it as root, or one user on purpose), and starts nothing."""
+    top = Path(tempfile.mkdtemp(prefix="cud-nonroot-"))
+    try:
+        top.chmod(0o755)
+        shutil.copytree(Path(__file__).resolve().parents[1] / "image", top / "image")
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "bash",
+                str(top / "image" / "entrypoint.sh"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "DISPLAY_NUM": "89"},
+        )
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+    assert done.returncode != 0
+    assert f"runs as its own user ({DESKTOP_USER})" in done.stderr
+    assert "sudo ./scripts/start" in done.stderr and "DESKTOP_USER=nobody" in done.stderr
+    assert "ready" not in done.stdout

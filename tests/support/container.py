@@ -191,6 +191,8 @@ def taken_ports(ports: list[int]) -> list[int]:
     taken = []
     for port in ports:
         probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Connections of a container that just stopped linger in TIME_WAIT: not a listener.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
         except OSError:

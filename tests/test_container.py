@@ -240,8 +240,11 @@ def container(artifacts_dir: str, tmp_path: Path) -> Iterator[Engine]:
     config = tmp_path / "dot-anthropic"
     config.mkdir(mode=0o700)
     (config / "api_key").write_text(KEY)
-    (config / "api_key").chmod(0o600)
-    for path in (config, config / "api_key"):
+    # The door listens on all addresses here, where bash asks for approval by default: the
+    # scripted model's person allows it.
+    (config / "settings.json").write_text(json.dumps({"approve_bash": "auto"}))
+    for path in (config, config / "api_key", config / "settings.json"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
         os.chown(path, 1000, 1000)
     engine.run_env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
     engine.volumes = [f"{config}:/home/computeruse/.anthropic"]
@@ -494,7 +497,9 @@ def compose_for_test(tmp: Path, api_url: str) -> Path:
     )
     config = tmp / "dot-anthropic"
     config.mkdir(mode=0o700)
-    os.chown(config, 1000, 1000)
+    (config / "settings.json").write_text(json.dumps({"approve_bash": "auto"}))
+    for path in (config, config / "settings.json"):
+        os.chown(path, 1000, 1000)
     agent["volumes"] = [v for v in agent["volumes"] if "/.anthropic" not in v]
     agent["volumes"].append(f"{config}:/home/computeruse/.anthropic")
     path = tmp / "compose.yaml"

@@ -5,11 +5,11 @@ Streamlit, which has no token of its own: send messages, answer the agent's own 
 unix socket in the agent half's private folder (0700) is reachable by its user alone; the door
 (``computer_use_demo/door/server.py --streamlit-socket``) proxies to it.
 
-Streamlit's ``server.address=unix://…`` is refused by its Starlette server (1.5x and later:
-"Unix sockets are not supported with Starlette currently"), though the server itself serves
-any socket it is given (uvicorn). So this launcher hands it one: it replaces the one function
-that binds Streamlit's TCP socket with one that binds ``PATH`` (0600), then runs Streamlit's
-own command line.
+Streamlit's ``server.address=unix://…`` is refused by its Starlette server (the Streamlit we
+install: "Unix sockets are not supported with Starlette currently"), though the server itself
+serves any socket it is given (uvicorn). So this launcher hands it one: it replaces the one
+function that binds Streamlit's TCP socket with one that binds ``PATH`` (0600), then runs
+Streamlit's own command line. An older, Tornado-based Streamlit gets ``unix://PATH`` itself.
 
     python -m computer_use_demo.app.unix_socket PATH -- run computer_use_demo/streamlit.py ...
 """
@@ -63,13 +63,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path, streamlit_args = args[0], args[2:]
     from streamlit.web import cli
-    from streamlit.web.server.starlette import starlette_server
 
-    if not hasattr(starlette_server, "_bind_server_socket"):
-        raise SystemExit(
-            "this Streamlit has no _bind_server_socket: the chat app cannot run on a unix socket"
-        )
-    starlette_server._bind_server_socket = binder(path)  # type: ignore[attr-defined]
+    try:
+        from streamlit.web.server.starlette import starlette_server
+    except ImportError:
+        # An older Streamlit (Tornado, like the reference's 1.41) binds unix:// itself (0600).
+        streamlit_args += ["--server.address", f"unix://{path}"]
+    else:
+        if not hasattr(starlette_server, "_bind_server_socket"):
+            raise SystemExit(
+                "this Streamlit has no _bind_server_socket: the chat app cannot run on a unix "
+                "socket"
+            )
+        starlette_server._bind_server_socket = binder(path)  # type: ignore[attr-defined]
     try:
         cli.main.main(args=streamlit_args, prog_name="streamlit", standalone_mode=True)
     finally:

@@ -140,4 +140,4 @@ start_mutter
 start_tint2
 start_x11vnc
 start_novnc
-log "desktop ready: display :$DISPLAY_NUM, VNC and noVNC on 127.0.0.1:$VNC_PORT and :$NOVNC_PORT (inside only)"
+log "desktop ready: display :$DISPLAY_NUM, VNC on 127.0.0.1:$VNC_PORT, noVNC on ${NOVNC_BIND:-127.0.0.1}:$NOVNC_PORT (for the door only)"

@@ -58,11 +58,14 @@ private_dir() {
             "desktop's files there. Remove it, or set STATE_DIR to a folder of your own."
         exit 1
     fi
+    # The split stack's top folder stays 0711 when a script runs on it alone (start_webapp.sh
+    # again): 0700 would lock the desktop's user out of its own folder inside.
+    [[ -n "${2:-}" || "$(stat -c %a "$dir")" != 711 ]] || mode=0711
     chmod "$mode" "$dir"
 }
 
 STATE_DIR="${STATE_DIR:-$(default_state_dir)}"
-private_dir "$STATE_DIR" "${STATE_MODE:-0700}"
+private_dir "$STATE_DIR" "${STATE_MODE:-}"
 DESKTOP_MARKER="COMPUTER_USE_DESKTOP_MARK=:${DISPLAY_NUM}@${STATE_DIR}"
 export DISPLAY=":$DISPLAY_NUM"
 # Every X client we start (xdotool, screenshots, x11vnc, mutter, tint2, the apps, the chat

@@ -139,7 +139,9 @@ def result_text(block: dict[str, Any]) -> str:
 def check_refusals(api: FakeAnthropicAPI, plan: list[Attempt], *, key: str, token: str) -> None:
     """Each attempt got its refusal back; the model was told there is no sudo; and no request
     body carries the key or the token (the key travels in the x-api-key header, as it must)."""
-    assert not api.invalid_requests, api.invalid_requests[0].error
+    # Only the agent's requests (a shared test machine's stray probe of a port may land here).
+    invalid = [r for r in api.invalid_requests if r.path.startswith("/v1/")]
+    assert not invalid, invalid[0].error
     final = next(r for r in reversed(api.valid_requests) if TASK in json.dumps(r.body))
     results = {
         b["tool_use_id"]: b

@@ -228,3 +228,11 @@ async def test_the_toolset_and_approval_crops_through_the_server(
     assert denied[0]["is_error"]
     crop = Image.open(io.BytesIO(base64.b64decode(asked[0].image or "")))
     assert crop.size == CROP_SIZE
+
+
+def test_the_system_prompt_names_the_servers_display(
+    through: RunningServer, display: XDisplay
+) -> None:
+    from computer_use_demo.agent.prompts import display_number
+
+    assert display_number() == display.number  # DISPLAY_NUM is unset in the agent half

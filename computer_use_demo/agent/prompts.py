@@ -7,6 +7,9 @@ import platform
 from datetime import date
 from functools import cache
 
+from ..desktop.errors import DesktopError
+from ..desktop.select import chosen_desktop
+
 
 @cache
 def _distribution() -> str:
@@ -27,9 +30,18 @@ def _article(word: str) -> str:
 
 
 def display_number() -> int:
-    """The X display the desktop runs on (``DISPLAY_NUM``, as the reference; default 1)."""
+    """The X display the desktop runs on (``DISPLAY_NUM``, as the reference; without it, the
+    desktop server's display when the tools act through one; default 1)."""
+    value = os.environ.get("DISPLAY_NUM", "")
+    if not value:
+        try:
+            server = chosen_desktop()
+        except DesktopError:
+            server = None
+        if server is not None:
+            value = server.display.rpartition(":")[2].partition(".")[0]
     try:
-        return int(os.environ.get("DISPLAY_NUM", "1"))
+        return int(value or "1")
     except ValueError:
         return 1
 

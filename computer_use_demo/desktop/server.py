@@ -564,7 +564,9 @@ def tcp_socket(address: str) -> socket.socket:
         raise SystemExit(f"--tcp takes HOST:PORT, got {address!r}")
     host = host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY on the connections of such a socket only
+    # (with proto 0, Nagle held every answer's body for the client's delayed ACK: +40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, int(port)))
@@ -636,7 +638,9 @@ def main(argv: list[str] | None = None) -> None:
     app = build_app(
         LocalDesktop(args.display), token=token, on_ready=ready, on_shutdown=remove_socket
     )
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
     server = uvicorn.Server(config)
     try:
         asyncio.run(server.serve(sockets=[sock]))

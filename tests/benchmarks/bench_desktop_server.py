@@ -29,14 +29,35 @@ TEXT_50 = "The quick brown fox jumps over the lazy dog 0123456"[:50]
 Action = Callable[[], Awaitable[object]]
 
 
-async def timed(n: int, action: Action) -> list[float]:
-    await action()  # warm-up (and connections opened)
-    samples = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await action()
-        samples.append((time.perf_counter() - started) * 1000)
+async def compare(n: int, actions: dict[str, Action]) -> dict[str, list[float]]:
+    """``n`` samples of each way, interleaved (one of each per round, the order rotating),
+    so that the machine's other load weighs on every way alike."""
+    for action in actions.values():
+        await action()  # warm-up (and connections opened)
+    samples: dict[str, list[float]] = {way: [] for way in actions}
+    ways = list(actions)
+    for i in range(n):
+        for way in ways[i % len(ways) :] + ways[: i % len(ways)]:
+            started = time.perf_counter()
+            await actions[way]()
+            samples[way].append((time.perf_counter() - started) * 1000)
     return samples
+
+
+#: Clicks so far, of every way: each lands a pixel away from the last (xdotool 3.20160805's
+#: ``mousemove --sync`` never returns when the pointer is already there).
+CLICKS = iter(range(1_000_000_000))
+
+
+def clicks(computer: ComputerTool20250124) -> Action:
+    """Left clicks on the still terminal, each a pixel from the one before."""
+
+    async def click() -> object:
+        result = await computer(action="left_click", coordinate=[400 + next(CLICKS) % 2, 300])
+        assert result.base64_image, result.error
+        return result
+
+    return click
 
 
 def figures(samples: list[float]) -> str:
@@ -73,28 +94,27 @@ async def bench_display(display: XDisplay, remotes: dict[str, RemoteDesktop], n:
     try:
         row(
             f"screenshot {size}",
-            {w: await timed(n, lambda c=c: c(action="screenshot")) for w, c in computers.items()},
+            await compare(
+                n, {w: (lambda c=c: c(action="screenshot")) for w, c in computers.items()}
+            ),
         )
         row(
             f"left_click + settled shot {size}",
-            {
-                w: await timed(n // 2, lambda c=c: c(action="left_click", coordinate=[400, 300]))
-                for w, c in computers.items()
-            },
+            await compare(n // 2, {w: clicks(c) for w, c in computers.items()}),
         )
     finally:
         stop(term)
     if display.width == 1024:
         term = start_xterm(display, "stty -icanon -echo; exec cat > /dev/null", 80, 24)
         try:
-            for c in computers.values():
-                await c(action="mouse_move", coordinate=[200, 100])
+            for i, c in enumerate(computers.values()):
+                await c(action="mouse_move", coordinate=[200 + i, 100])
             row(
                 "type 50 characters (incl. settle)",
-                {
-                    w: await timed(n // 3, lambda c=c: c(action="type", text=TEXT_50))
-                    for w, c in computers.items()
-                },
+                await compare(
+                    n // 3,
+                    {w: (lambda c=c: c(action="type", text=TEXT_50)) for w, c in computers.items()},
+                ),
             )
         finally:
             stop(term)
@@ -105,10 +125,9 @@ async def bench_display(display: XDisplay, remotes: dict[str, RemoteDesktop], n:
         try:
             row(
                 "bash echo",
-                {
-                    w: await timed(n * 3, lambda s=s: s(command="echo hi"))
-                    for w, s in shells.items()
-                },
+                await compare(
+                    n * 3, {w: (lambda s=s: s(command="echo hi")) for w, s in shells.items()}
+                ),
             )
         finally:
             for s in shells.values():

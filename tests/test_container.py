@@ -365,8 +365,15 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
 
     for part in ("Xvfb", "x11vnc", "websockify", "tint2"):
         assert user_of(part) == DESKTOP_USER, part
-    for part in ("computer_use_demo.door.server", "computer_use_demo.app.unix_socket"):
-        assert user_of(part) == "computeruse", part
+    for part in ("webpage", "streamlit"):  # the door and the chat app, by their pid files
+        ps = container.run(
+            "exec",
+            container.name,
+            "sh",
+            "-c",
+            f"ps -o user= -p $(cat /tmp/computer-use-1000-1/webapp/{part}.pid)",
+        )
+        assert ps.stdout.strip() == "computeruse", (part, ps.stdout, ps.stderr)
     nosudo = container.run("exec", "--user", DESKTOP_USER, container.name, "sudo", "-n", "true")
     assert nosudo.returncode != 0, "the desktop's user has sudo without AGENT_SUDO=1"
 

@@ -106,6 +106,9 @@ def test_a_virtual_desktop_starts_resets_and_stops(tmp_path: Path) -> None:
         assert desktop.display == display  # the same desktop, fresh
         assert sorted(marked_pids(desktop.id)) == sorted(desktop.base)
         assert not (desktop.home / "left-over.txt").exists()
+        # The desktop server's shells start in the home folder: it is still there.
+        server = desktop.parts["server"].pid
+        assert os.readlink(f"/proc/{server}/cwd") == str(desktop.home)
         parts = [p.pid for p in desktop.parts.values()]
     finally:
         desktop.stop()
@@ -168,7 +171,8 @@ def fake_model(body: dict[str, Any]) -> Reply:
         return error(400, "scripted failure for this task")
     if instruction.startswith("Write the word alpha"):
         if answered == 0:
-            return message(tool_use("bash", {"command": 'printf alpha > "$HOME/a.txt"'}))
+            # Relative: the shell starts in the home folder (on a desktop reused after a reset).
+            return message(tool_use("bash", {"command": "printf alpha > a.txt"}))
         return message(text("Done: a.txt says alpha."))
     if instruction.startswith("Wait a minute"):
         return message(tool_use("bash", {"command": "sleep 60"}))
@@ -245,6 +249,9 @@ def test_a_scripted_fake_model_gives_exactly_the_expected_aggregate(tmp_path: Pa
     last = json.loads(slow.read_text().splitlines()[-1])
     assert (last["kind"], last["reason"]) == ("done", "stopped")
     assert [c["passed"] for c in found["file-written"]["checks"]] == [True, True]
+    # The runs that held the key kept their memory (and so their environment) from the
+    # desktop's processes of the same user.
+    assert found["answer-right"]["memory_private"] is True
     # The secret key never reaches what the run saved.
     for path in out.rglob("*"):
         if path.is_file():

@@ -42,6 +42,8 @@ READY_TIMEOUT = 30.0
 FIRST_DISPLAY = 100
 POLL = 0.02
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
+_PR_GET_DUMPABLE = 3
 _MODIFIERS = ("shift", "ctrl", "alt", "super")
 #: The stack's panel settings (a source checkout); without them tint2 uses its defaults.
 _TINT2RC = Path(__file__).resolve().parents[2] / "image" / "desktop" / "tint2rc"
@@ -55,6 +57,23 @@ def die_with_parent() -> None:
     """In the child before exec: SIGKILL when the process that started it dies."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def keep_memory_private() -> None:
+    """Make this process (and what it forks) undumpable: another process of the same user,
+    such as an app on a desktop run by that user, can then neither read its environment or
+    memory under /proc nor attach to it. (execve undoes it: the programs it starts are not
+    covered, and get no secret anyway.) Root is not stopped by it."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0)
+
+
+def memory_private() -> bool:
+    """Whether ``keep_memory_private`` is in force for this process."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_GET_DUMPABLE) == 0
+    except Exception:
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -214,8 +233,7 @@ class VirtualDesktop:
         """Back to a fresh desktop: every process started on it ends (its own parts stay),
         its home folder is emptied. A desktop whose part died is started again."""
         kill_pids([p for p in marked_pids(self.id) if p not in self.base])
-        shutil.rmtree(self.home, ignore_errors=True)
-        self.home.mkdir(mode=0o700, exist_ok=True)
+        _empty(self.home)  # the folder stays: it is the desktop server's (and shells') cwd
         if not self.alive():
             self.stop()
             await self.start()
@@ -402,6 +420,16 @@ class VirtualDesktop:
 
     async def _window_with_class(self, klass: str) -> bool:
         return bool((await self._output("xdotool", "search", "--class", klass)).split())
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in ``folder`` but the folder itself."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _candidates(first: int) -> list[int]:

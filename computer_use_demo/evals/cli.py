@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..agent.loop import APIProvider
+from ..desktop.virtual import keep_memory_private
 from ..tools import TOOL_VERSIONS
 from ..tools.approval_policy import ACTION_CLASSES
 from . import report
@@ -232,6 +233,7 @@ async def run(options: Options, out: Path, err: TextIO) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # sessions and reports are their user's alone
+    keep_memory_private()  # the key in our environment stays out of the desktops' reach
     p = parser()
     args = p.parse_args(argv)
     try:

@@ -80,6 +80,8 @@ class TaskResult:
     checks: list[dict[str, Any]] = field(default_factory=list)
     session: str | None = None
     replay: str | None = None
+    #: The run's process kept its memory from the desktop's processes (worker.py).
+    memory_private: bool | None = None
     #: Seconds: the whole task, and its parts (desktop reset, setup, the agent, checking).
     time_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
@@ -387,6 +389,7 @@ class Runner:
             steps=int(outcome.get("steps") or 0),
             cost_usd=outcome.get("cost_usd"),
             session=outcome.get("session"),
+            memory_private=outcome.get("memory_private"),
         )
         if timed_out:
             result.detail = f"still running after {task.limits.timeout_s:g}s"

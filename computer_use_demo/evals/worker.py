@@ -40,7 +40,7 @@ from ..agent.events import (
 from ..agent.loop import APIProvider, LoopConfig, agent_events
 from ..agent.models import DEFAULT_MODELS
 from ..desktop.select import use_desktop
-from ..desktop.virtual import die_with_parent
+from ..desktop.virtual import die_with_parent, keep_memory_private, memory_private
 from ..sessions.trajectory import Trajectory
 from ..tools import TOOL_GROUPS_BY_VERSION, ToolCollection, ToolFailure
 from ..tools.approval_policy import ApprovalPolicy
@@ -210,6 +210,7 @@ async def main_async(job: dict[str, Any]) -> dict[str, Any]:
         "error": record.error,
         "session": str(trajectory.path),
         "agent_s": time.monotonic() - started,
+        "memory_private": memory_private(),
     }
 
 
@@ -270,4 +271,5 @@ def _say(data: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     os.umask(0o077)
+    keep_memory_private()  # it holds the key: the desktop's processes must not read it
     raise SystemExit(serve())

@@ -315,20 +315,20 @@ def test_a_run_started_over_the_api_shows_live_in_the_chat(
         page.goto(stack.page_url)  # the token becomes the door's cookie
         page.goto(f"{stack.door_url}chat/?session={session_id}")
         page.get_by_text("started by the task API").wait_for(timeout=60_000)
-        page.get_by_text("Sleeping.").wait_for(timeout=30_000)
+        page.get_by_text("Sleeping.").wait_for(timeout=60_000)
         page.screenshot(path=str(Path(artifacts_dir) / "taskapi-run-in-chat.png"))
         # A message from the chat meanwhile: one agent per desktop, across the processes.
         box = page.get_by_placeholder(re.compile("Type a message to send to Claude"))
         box.fill("A message while the API's run works")
         box.press("Enter")
         page.get_by_text(re.compile("another agent is already using the desktop")).wait_for(
-            timeout=30_000
+            timeout=60_000
         )
         # Stop from the chat: it reaches the door's run through the session folder.
         page.locator(".st-key-stop_agent button").click()
-        state = idle(http, session_id, timeout=30)
+        state = idle(http, session_id, timeout=60)
         assert state["last_run"]["reason"] == "stopped"
-        page.get_by_text("started by the task API").wait_for(state="detached", timeout=30_000)
+        page.get_by_text("started by the task API").wait_for(state="detached", timeout=60_000)
 
 
 @pytest.mark.browser

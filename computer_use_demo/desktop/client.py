@@ -110,7 +110,9 @@ class RemoteDesktop:
             "server must be started again (python -m computer_use_demo.desktop.server)."
         )
 
-    async def _request(self, method: str, path: str, *, timeout: float = 60.0, **kw: Any):
+    async def _request(
+        self, method: str, path: str, *, timeout: float = 60.0, **kw: Any
+    ) -> httpx.Response:
         try:
             response = await self._client().request(
                 method,

@@ -39,7 +39,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -88,7 +88,10 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-Size = tuple[int, int]
+#: Largest side of an image asked for (a bigger one would only exhaust memory).
+MAX_SIDE = 16384
+Side = Annotated[int, Field(ge=1, le=MAX_SIDE)]
+Size = tuple[Side, Side]
 BodyT = TypeVar("BodyT", bound=_Body)
 
 
@@ -381,7 +384,7 @@ class DesktopServer:
 
     async def file_list(self, request: Request) -> Response:
         path = query_path(request)
-        depth = query_int(request, "depth", 2, 0, 8)
+        depth = query_int(request, "depth", 2, 0, 3)
         listing = await self._files(lambda: self.desktop.list_tree(path, depth))
         return JSONResponse(asdict(listing))
 

@@ -23,11 +23,25 @@ fi
 # shellcheck disable=SC1090 # root's own notes, written with printf %q
 source "$notes"
 source "$here/users.sh"
+# Under the supervisor (image/supervisord.conf) it stops and starts the desktop's parts (else it
+# would start a killed part again at once); stop_desktop.sh then ends the rest (the apps) and
+# start_desktop.sh, finding the parts running, waits until they answer.
+supervised=""
+python=python3
+[[ -x "$here/../.venv/bin/python" ]] && python="$here/../.venv/bin/python"
+supervisorctl() { "$python" -m supervisor.supervisorctl -s "unix://$SUPERVISOR_SOCKET" "$@"; }
+if [[ -S "${SUPERVISOR_SOCKET:-}" ]] && supervisorctl pid >/dev/null 2>&1; then
+    supervised=1
+fi
+if [[ -n "$supervised" && "$action" != start ]]; then
+    supervisorctl stop 'desktop:*' >&2
+fi
 if [[ "$action" != start ]]; then
     as_desktop "$DESKTOP_STATE" "$here/stop_desktop.sh"
 fi
 if [[ "$action" != stop ]]; then
     HOME="$(user_field "$AGENT_USER" 6)" "$here/firefox_policies.sh" || true
+    [[ -z "$supervised" ]] || supervisorctl start 'desktop:*' >&2
     as_desktop "$DESKTOP_STATE" "$here/start_desktop.sh"
     share_cookie "$DESKTOP_STATE" "${DESKTOP_STATE%/desktop}"
 fi

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# The container's (and the native run's) foreground process: start the desktop, then the web
-# app, and stay up until SIGTERM/SIGINT, which stops everything quickly.
+# The container's (and the native run's) foreground process: the stack under a supervisor
+# (image/supervisord.conf: the desktop's parts, the desktop server, the chat app, the door),
+# up until SIGTERM/SIGINT, which stops it in order: the agent's runs first (no API call after),
+# then the tools, then the desktop, all within docker stop's 10 s. A crashed part is back
+# within seconds; one that keeps dying at its start is given up (the page names it, with its
+# log). One stack per desktop: a start whose display or ports are taken refuses before it
+# changes anything, and says what runs there.
 #
 # Two halves, two users (image/users.sh): started as root, it runs the desktop (Xvfb, window
 # manager, apps, VNC, the desktop server) as DESKTOP_USER, without a secret, and the agent (the
@@ -58,6 +63,9 @@ if [[ -z "${STATE_DIR:-}" ]]; then
     fi
 fi
 STATE_DIR="${STATE_DIR%/}"
+# One stack per desktop: a start whose display or ports are taken stops here, changing nothing.
+source "$here/one_stack.sh"
+refuse_if_taken
 DESKTOP_STATE="$STATE_DIR/desktop"
 SOCKET_DIR="$STATE_DIR/desktop-server"
 if [[ -n "$split" ]]; then
@@ -90,34 +98,6 @@ configure_sudo() {
     fi
 }
 
-start_server() {
-    if [[ ! -f "$here/../computer_use_demo/desktop/server.py" ]]; then
-        say "no desktop server in this checkout: the chat app's tools act in-process"
-        return 0
-    fi
-    # On a unix socket in a folder the desktop's user makes the socket in, then loses: once
-    # the server listens, the folder and the socket are the agent's (0700/0600), so only the
-    # agent connects and the desktop's user cannot replace the socket with one of its own.
-    if [[ -z "${DESKTOP_SERVER_TCP:-}" ]]; then
-        rm -rf "$SOCKET_DIR"
-        if [[ -n "$split" ]]; then
-            owned_dir "$SOCKET_DIR" "$DESKTOP_USER" 0700
-        else
-            mkdir -m 0700 "$SOCKET_DIR"
-        fi
-        export DESKTOP_SERVER_SOCKET="$SOCKET_DIR/desktop.sock"
-    fi
-    as_desktop "$DESKTOP_STATE" "$here/desktop_server.sh" start || return 1
-    if [[ -z "${DESKTOP_SERVER_TCP:-}" && -n "$split" ]]; then
-        chown "$AGENT_USER:$(id -g "$AGENT_USER")" "$SOCKET_DIR" "$DESKTOP_SERVER_SOCKET"
-        chmod 0700 "$SOCKET_DIR"
-        chmod 0600 "$DESKTOP_SERVER_SOCKET"
-    fi
-    if [[ -z "${DESKTOP_SERVER_TCP:-}" ]]; then
-        export COMPUTER_USE_DESKTOP="unix://$DESKTOP_SERVER_SOCKET"
-    fi
-}
-
 # Root's notes for desktop_ctl.sh (Reset from the chat app restarts the desktop through it).
 write_notes() {
     [[ -n "$split" && "$(id -u)" == 0 ]] || return 0
@@ -128,6 +108,7 @@ write_notes() {
             [[ -n "${!name-}" && "$name" != VNC_PASSWORD ]] && printf '%s=%q\n' "$name" "${!name}"
         done
         printf 'DESKTOP_STATE=%q\n' "$DESKTOP_STATE"
+        printf 'SUPERVISOR_SOCKET=%q\n' "$SUPERVISOR_SOCKET"
         [[ -z "${VNC_PASSWORD:-}" ]] || printf 'VNC_PASSWORD_FILE=%q\n' "$DESKTOP_STATE/vncpasswd"
     } >"$RUN_NOTES_DIR/desktop-$DISPLAY_NUM.env.tmp"
     chmod 0644 "$RUN_NOTES_DIR/desktop-$DISPLAY_NUM.env.tmp"
@@ -165,33 +146,56 @@ take_desktop_token() {
     export COMPUTER_USE_DESKTOP_TOKEN_FILE="$STATE_DIR/desktop-token"
 }
 
-webapp_pid=""
-shutdown() {
-    trap '' TERM INT
-    echo "Stopping..." >&2
-    if [[ -n "$webapp_pid" ]]; then
-        # The web app runs in a session of its own: end all of it, then whatever it started
-        # in sessions of their own, found by the app's marker.
-        kill -TERM -- "-$webapp_pid" 2>/dev/null || true
-        as_agent "$here/stop_webapp.sh" || true
+# The supervisor's settings (image/supervisord.conf reads them from its environment).
+export IMAGE_DIR="$here" DESKTOP_STATE SUPERVISOR_SOCKET="$STATE_DIR/supervisor.sock"
+export SUPERVISOR_USER="$me" AGENT_LOGS="$STATE_DIR/webapp" RUN_DESKTOP=true RUN_AGENT=true
+[[ "$ROLE" != agent ]] || RUN_DESKTOP=false
+[[ "$ROLE" != desktop && -x "$here/start_webapp.sh" ]] || RUN_AGENT=false
+SUPERVISOR_PYTHON=python3
+[[ -x "$here/../.venv/bin/python" ]] && SUPERVISOR_PYTHON="$here/../.venv/bin/python"
+supervisorctl() {
+    "$SUPERVISOR_PYTHON" -m supervisor.supervisorctl -c "$here/supervisord.conf" "$@"
+}
+
+supervisor_pid=""
+# Stop the supervisor (it stops the agent, then the tools, then the desktop), then whatever
+# the parts left behind (the agent's shells, apps opened on the desktop).
+stop_stack() {
+    if [[ -n "$supervisor_pid" ]] && kill -0 "$supervisor_pid" 2>/dev/null; then
+        kill -TERM "$supervisor_pid" 2>/dev/null || true
+        local deadline=$((SECONDS + 8))
+        while kill -0 "$supervisor_pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+        kill -KILL "$supervisor_pid" 2>/dev/null || true
+        wait "$supervisor_pid" 2>/dev/null || true
     fi
-    if [[ "$ROLE" != agent ]]; then
-        as_desktop "$DESKTOP_STATE" "$here/desktop_server.sh" stop || true
-        as_desktop "$DESKTOP_STATE" "$here/stop_desktop.sh" || true
+    if [[ "$RUN_AGENT" == true ]]; then as_agent "$here/stop_webapp.sh" >/dev/null 2>&1 || true; fi
+    if [[ "$RUN_DESKTOP" == true ]]; then
+        as_desktop "$DESKTOP_STATE" "$here/desktop_server.sh" stop >/dev/null 2>&1 || true
+        as_desktop "$DESKTOP_STATE" "$here/stop_desktop.sh" >/dev/null 2>&1 || true
         rm -rf "$SOCKET_DIR"
         # AGENT_SUDO's sudo, and Reset's notes, last as long as this run.
         [[ -z "$split" || "$(id -u)" != 0 ]] ||
             rm -f "$desktop_sudoers" "$RUN_NOTES_DIR/desktop-$DISPLAY_NUM.env"
     fi
-    if [[ -n "$webapp_pid" ]]; then
-        kill -KILL -- "-$webapp_pid" 2>/dev/null || true
-        wait "$webapp_pid" 2>/dev/null || true
-    fi
+    rm -f "$STACK_INFO"
+}
+shutdown() {
+    trap '' TERM INT
+    echo "Stopping..." >&2
+    stop_stack
     exit 0
 }
 trap shutdown TERM INT
 
-if [[ "$ROLE" != agent ]]; then
+# A fresh start (nothing runs here: checked above): no pid file or token of an earlier run.
+rm -f "$DESKTOP_STATE"/*.pid "$STATE_DIR"/webapp/*.pid "$STATE_DIR/webapp/access-token"
+if [[ -n "$split" ]]; then
+    owned_dir "$STATE_DIR/webapp" "$AGENT_USER" 0700
+else
+    mkdir -p -m 0700 "$STATE_DIR/webapp"
+fi
+
+if [[ "$RUN_DESKTOP" == true ]]; then
     if [[ -n "$split" ]] && ! as_desktop "$DESKTOP_STATE" test -r "$here/start_desktop.sh"; then
         die "the desktop's user ($DESKTOP_USER) cannot read $here (a folder above it is private," \
             "like /root): put the checkout where other users may read it (e.g. /opt or /srv)"
@@ -201,19 +205,16 @@ if [[ "$ROLE" != agent ]]; then
     # The Firefox policy is root's (the desktop's user must not loosen the allow-list); the
     # allow-list setting is the agent's.
     HOME="$(user_field "$AGENT_USER" 6)" "$here/firefox_policies.sh" || true
-    if ! as_desktop "$DESKTOP_STATE" "$here/start_desktop.sh" || ! start_server; then
-        shutdown_failed=1
+    if [[ -z "${DESKTOP_SERVER_TCP:-}" ]]; then
+        # The desktop server's socket (image/part.sh hands its folder to the agent once the
+        # server listens, at every start); the chat app's tools act through it.
+        export DESKTOP_SERVER_SOCKET="$SOCKET_DIR/desktop.sock"
+        export COMPUTER_USE_DESKTOP="unix://$DESKTOP_SERVER_SOCKET"
     fi
-    if [[ -n "${shutdown_failed:-}" ]]; then
-        as_desktop "$DESKTOP_STATE" "$here/desktop_server.sh" stop || true
-        as_desktop "$DESKTOP_STATE" "$here/stop_desktop.sh" || true
-        exit 1
-    fi
-    [[ -z "$split" ]] || share_cookie "$DESKTOP_STATE" "$STATE_DIR"
     write_notes
 fi
 
-if [[ "$ROLE" != desktop && -x "$here/start_webapp.sh" ]]; then
+if [[ "$RUN_AGENT" == true ]]; then
     take_desktop_token
     # The chat app's tools act through the desktop server (COMPUTER_USE_DESKTOP); it is told
     # whether the desktop has sudo (the system prompt says what the model can do there).
@@ -230,28 +231,68 @@ if [[ "$ROLE" != desktop && -x "$here/start_webapp.sh" ]]; then
     export DESKTOP_SUDO DESKTOP_STATE_DIR="$DESKTOP_STATE" STATE_MODE=0711
     [[ -z "$split" ]] || export AGENT_XAUTHORITY="$STATE_DIR/Xauthority"
     [[ -n "$split" ]] || STATE_MODE=0700
-    setsid bash -c "$(declare -f as_agent user_field); as_agent \"\$@\"" as_agent \
-        "$here/start_webapp.sh" &
-    webapp_pid=$!
-    # start_webapp.sh returns once both servers answer (they stay in its process group).
-    if ! wait "$webapp_pid"; then
-        echo "The chat app did not start; stopping." >&2
-        as_agent "$here/stop_webapp.sh" || true
-        if [[ "$ROLE" != agent ]]; then
-            as_desktop "$DESKTOP_STATE" "$here/desktop_server.sh" stop || true
-            as_desktop "$DESKTOP_STATE" "$here/stop_desktop.sh" || true
-        fi
+fi
+
+"$SUPERVISOR_PYTHON" -m supervisor.supervisord -c "$here/supervisord.conf" >/dev/null 2>&1 &
+supervisor_pid=$!
+
+# Up when every part the supervisor runs answers; a part it gave up on fails the start, with
+# the end of its log.
+answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+x_answers() { DISPLAY=":$DISPLAY_NUM" XAUTHORITY="$DESKTOP_STATE/Xauthority" "$@" >/dev/null 2>&1; }
+up() {
+    if [[ "$RUN_DESKTOP" == true ]]; then
+        x_answers xdpyinfo || return 1
+        x_answers xdotool search --class tint2 || return 1
+        answers 127.0.0.1 "${VNC_PORT:-5900}" && answers 127.0.0.1 "${NOVNC_PORT:-6080}" || return 1
+        [[ -n "${DESKTOP_SERVER_TCP:-}" || -S "$DESKTOP_SERVER_SOCKET" ]] || return 1
+    fi
+    if [[ "$RUN_AGENT" == true ]]; then
+        [[ -S "$STATE_DIR/webapp/chat.sock" && -s "$STATE_DIR/webapp/access-token" ]] || return 1
+        answers 127.0.0.1 "${HTTP_PORT:-8080}" || answers "${BIND_ADDR:-127.0.0.1}" "${HTTP_PORT:-8080}" || return 1
+    fi
+    # Every part past its start (RUNNING), none given up.
+    local states
+    states="$(supervisorctl status 2>/dev/null || true)"
+    if grep -q FATAL <<<"$states"; then
+        local name log
+        for name in $(awk '$2 == "FATAL" {print $1}' <<<"$states"); do
+            name="${name#*:}"
+            log="$DESKTOP_STATE/$name.log"
+            [[ -f "$log" ]] || log="$STATE_DIR/webapp/$name.log"
+            say "ERROR: $name keeps failing at its start; the end of $log:"
+            tail -n 30 "$log" >&2 || true
+        done
+        return 2
+    fi
+    ! grep -qE 'STARTING|BACKOFF' <<<"$states"
+}
+deadline=$((SECONDS + 2 * ${READY_TIMEOUT:-60}))
+until up; do
+    if [[ $? == 2 ]] || ((SECONDS >= deadline)) || ! kill -0 "$supervisor_pid" 2>/dev/null; then
+        say "ERROR: the stack did not start (the parts' logs are in $STATE_DIR); stopping."
+        supervisorctl status >&2 || true
+        stop_stack
         exit 1
     fi
-    url="http://localhost:${HTTP_PORT:-8080}/?token=$(cat "$STATE_DIR/webapp/access-token")"
+    sleep 0.2
+done
+
+url="http://localhost:${HTTP_PORT:-8080}/"
+write_stack_note "$url"
+if [[ "$RUN_AGENT" == true ]]; then
+    # The door's token (ACCESS_TOKEN, or the random one it made), as Jupyter does.
     echo "✨ Computer Use Demo is ready!"
-    echo "➡️  Open $url in your browser to begin"
+    echo "➡️  Open ${url}?token=$(cat "$STATE_DIR/webapp/access-token") in your browser to begin"
 else
     echo "✨ The desktop is ready (display :$DISPLAY_NUM, desktop server on ${DESKTOP_SERVER_TCP:-$SOCKET_DIR/desktop.sock})"
 fi
+say "logs in $STATE_DIR; a part that crashes is restarted by itself"
 
-# Sleep in short waits so a signal is handled at once, and reap whatever exits meanwhile.
-while :; do
-    sleep 1 &
-    wait $! || true
+# Wait on the supervisor (a signal interrupts the wait and runs the shutdown).
+while kill -0 "$supervisor_pid" 2>/dev/null; do
+    wait "$supervisor_pid" 2>/dev/null || true
 done
+say "ERROR: the supervisor ended; stopping."
+stop_stack
+exit 1

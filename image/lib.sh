@@ -122,7 +122,9 @@ part_pid() { cat "$STATE_DIR/$1.pid" 2>/dev/null || true; }
 part_running() { is_ours "$(part_pid "$1")"; }
 
 # skip_if_running NAME: true (and says so) if NAME is already up, so its start is skipped.
+# Under the supervisor (image/part.sh) never: it starts a part only when it is not running.
 skip_if_running() {
+    [[ -z "${SUPERVISED_PART:-}" ]] || return 1
     if part_running "$1"; then
         log "$1 already running (pid $(part_pid "$1"))"
         return 0
@@ -156,6 +158,12 @@ start_part() {
     done
     local name="$1"
     shift
+    if [[ "$name" == "${SUPERVISED_PART:-}" ]]; then
+        # Under the supervisor (image/part.sh): in the foreground, in place of this shell (its
+        # process group, its log); the pid file names the part itself.
+        echo "$BASHPID" >"$STATE_DIR/$name.pid"
+        exec env "${unsets[@]}" "$DESKTOP_MARKER" "$@" </dev/null
+    fi
     (umask 077 && : >"$STATE_DIR/$name.log")
     env "${unsets[@]}" "$DESKTOP_MARKER" "${session[@]}" "$@" >"$STATE_DIR/$name.log" 2>&1 </dev/null &
     local pid=$!
@@ -245,4 +253,18 @@ kill_and_wait() {
         sleep 0.1
     done
     kill -KILL "${left[@]}" 2>/dev/null || true
+}
+
+# supervised: true when this stack's supervisor (image/supervisord.conf) answers on its socket
+# (SUPERVISOR_SOCKET, which the entrypoint sets; the desktop's own user never reaches it);
+# supervisorctl ARGS...: ask it.
+supervisorctl() {
+    local python="${PYTHON:-python3}"
+    [[ -z "${PYTHON:-}" && -x "$IMAGE_DIR/../.venv/bin/python" ]] && python="$IMAGE_DIR/../.venv/bin/python"
+    "$python" -m supervisor.supervisorctl -s "unix://$SUPERVISOR_SOCKET" "$@"
+}
+
+supervised() {
+    [[ -z "${SUPERVISED_PART:-}" && -S "${SUPERVISOR_SOCKET:-}" ]] &&
+        supervisorctl pid >/dev/null 2>&1
 }

@@ -99,7 +99,7 @@ start_x11vnc() {
     if ! skip_if_running x11vnc; then
         local listen=127.0.0.1 passwd=""
         local args=(-display ":$DISPLAY_NUM" -auth "$XAUTHORITY" -rfbport "$VNC_PORT" -noipv6
-            -forever -shared -wait 50 -loop500 -quiet)
+            -forever -shared -wait 50 -quiet)
         if [[ -n "${VNC_PASSWORD:-}" ]]; then
             passwd="$STATE_DIR/vncpasswd"
             (umask 077 && printf '%s\n' "$VNC_PASSWORD" >"$passwd")
@@ -113,8 +113,10 @@ start_x11vnc() {
             args+=(-localhost -nopw)
         fi
         args+=(-listen "$listen")
+        # -loop: x11vnc restarts itself when its server process dies; not under the
+        # supervisor, which restarts it (an orphaned child of -loop would keep the port).
+        [[ -n "${SUPERVISED_PART:-}" ]] || args+=(-loop500)
         log "starting x11vnc on $listen:$VNC_PORT${passwd:+ (password required)}"
-        # -loop: x11vnc restarts itself whenever the server process dies.
         start_part x11vnc x11vnc "${args[@]}"
     fi
     wait_for x11vnc port_answers 127.0.0.1 "$VNC_PORT"
@@ -134,7 +136,13 @@ start_novnc() {
     wait_for novnc port_answers 127.0.0.1 "$NOVNC_PORT"
 }
 
+# Sourced (image/part.sh, one part under the supervisor): the functions only.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 "$IMAGE_DIR/firefox_policies.sh" || true
+if supervised; then
+    # The supervisor owns the parts (a Reset after stop_desktop.sh): it starts them, we wait.
+    supervisorctl start 'desktop:*' >&2 || true
+fi
 start_xvfb
 start_mutter
 start_tint2

@@ -51,12 +51,17 @@ start_streamlit() {
     if ! skip_if_running streamlit; then
         log "starting streamlit on $CHAT_SOCKET (/chat/)"
         # umask 077: the sessions it saves are its user's alone (folders 0700, files 0600).
-        (cd "$ROOT" && umask 077 && start_part --same-group --keep-secrets streamlit \
+        # (No subshell: under the supervisor, start_part becomes the app in place.)
+        local cwd="$PWD" mask
+        mask="$(umask)"
+        cd "$ROOT" && umask 077
+        start_part --same-group --keep-secrets streamlit \
             "${app_env[@]}" "$PYTHON" -m computer_use_demo.app.unix_socket "$CHAT_SOCKET" -- \
             run "$ROOT/computer_use_demo/streamlit.py" \
             --server.baseUrlPath chat \
             --server.headless true --server.fileWatcherType none \
-            --browser.gatherUsageStats false --theme.base light)
+            --browser.gatherUsageStats false --theme.base light
+        cd "$cwd" && umask "$mask"
     fi
     wait_for streamlit socket_answers "$CHAT_SOCKET"
 }
@@ -72,7 +77,8 @@ write_token() {
 
 start_door() {
     if ! skip_if_running webpage; then
-        write_token
+        # The supervisor restarting the door keeps the token (the browsers' cookies stay good).
+        [[ -n "${SUPERVISED_PART:-}" && -s "$TOKEN_FILE" ]] || write_token
         log "starting the door on $BIND_ADDR:$HTTP_PORT"
         start_part --same-group --keep-secrets webpage "${app_env[@]}" "$PYTHON" -m computer_use_demo.api \
             --bind "$BIND_ADDR" --port "$HTTP_PORT" --token-file "$TOKEN_FILE" \
@@ -82,6 +88,8 @@ start_door() {
     wait_for webpage port_answers "$(probe_host)" "$HTTP_PORT"
 }
 
+# Sourced (image/part.sh, one part under the supervisor): the settings and functions only.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 start_streamlit
 start_door
 log "the door: http://localhost:$HTTP_PORT/ (token in $TOKEN_FILE); the chat app behind it on $CHAT_SOCKET (logs in $STATE_DIR)"

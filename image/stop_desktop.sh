@@ -7,6 +7,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Run from a terminal on this very desktop, we would take our own terminal down: keep going.
 trap '' HUP
 
+# Under the supervisor, it stops its parts (else it would start them again at once); then
+# whatever else carries the desktop's marker (the apps) goes below.
+if supervised; then
+    supervisorctl stop 'desktop:*' >&2 || true
+fi
+
 xvfb_pid="$(part_pid xvfb)"
 is_ours "$xvfb_pid" || xvfb_pid=""
 

@@ -334,7 +334,7 @@ def test_the_page_reloads_the_chat_when_it_comes_back(tmp_path: Path) -> None:
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=20)
         door = Door(port, upstream_port)
-        assert _status(door) == {"chat": True, "desktop": True, "failed": []}
+        assert _status(door) == {"chat": True, "desktop": True, "failed": [], "started": {}}
         with launch_chromium() as browser:
             page = browser.new_page()
             page.goto(f"{door.url}?token={TOKEN}")
@@ -343,7 +343,7 @@ def test_the_page_reloads_the_chat_when_it_comes_back(tmp_path: Path) -> None:
             page.locator("#chat").evaluate("f => { f.contentWindow.before = true; }")
 
             kill_tree(upstream)
-            assert _status(door) == {"chat": False, "desktop": False, "failed": []}
+            assert _status(door) == {"chat": False, "desktop": False, "failed": [], "started": {}}
             status, text = _ask(door, "GET", "/chat/", Accept="text/html")
             assert status == 502 and 'http-equiv="refresh"' in text and "crash" in text
             page.wait_for_function("document.body.dataset.chat === 'down'", timeout=10_000)

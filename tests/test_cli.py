@@ -316,3 +316,15 @@ def test_sigterm_during_a_retry_wait_sends_no_retry(fake_api: FakeAnthropicAPI) 
     assert code == 143, (out, err)
     time.sleep(5)  # past the retry-after: no retry comes
     assert len(fake_api.requests) == 1
+
+
+def test_the_cli_says_retry_only_for_what_it_retries(fake_api: FakeAnthropicAPI) -> None:
+    fake_api.push(error(429, "Slow down", retry_after=1), message(text("After the wait.")))
+    code, out, err = finish(cli("--no-save", "hello", api=fake_api))
+    assert code == 0, err
+    assert "  (API: 429)" in out
+    assert "(API rate limited (429): retry 1 of 4 in 1 s)" in out
+    fake_api.push(error(400, "bad request"))
+    code, out, err = finish(cli("--no-save", "hello", api=fake_api))
+    assert code == 1 and "  (API: 400)" in out
+    assert "retry" not in out.lower()

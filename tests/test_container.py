@@ -392,6 +392,27 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
     assert not lingering, f"zombie processes: {lingering}"
     assert "Open http://localhost:8080/?token=" in container.logs()
 
+    # kill -9 of each part inside the running image: its supervisor starts it again within
+    # seconds, and the door, the chat and the desktop answer again.
+    state = "/tmp/computer-use-1000-1"
+    for pid_file in SUPERVISED_PID_FILES:
+        path = f"{state}/{pid_file}"
+        old = container.run("exec", container.name, "cat", path).stdout.strip()
+        assert old.isdigit(), f"{path}: {old!r}"
+        assert container.run("exec", container.name, "kill", "-9", old).returncode == 0
+        killed = time.monotonic()
+        alive = f'p="$(cat {path})"; [ -d "/proc/$p" ] && echo "$p"'
+        while container.run("exec", container.name, "sh", "-c", alive).stdout.strip() in ("", old):
+            assert time.monotonic() - killed < 30, f"{pid_file} is not back\n{container.logs()}"
+            time.sleep(0.5)
+        print(f"[container] {pid_file} back after kill -9 in {time.monotonic() - killed:.1f} s")
+    deadline = time.monotonic() + 60
+    for path, expected in (("/chat/_stcore/health", "ok"), ("/novnc/vnc.html", "noVNC")):
+        while (answer := http_get(door, path, dict(auth)))[0] != 200 or expected not in answer[2]:
+            assert time.monotonic() < deadline, f"{path} does not answer again: {answer}"
+            time.sleep(0.5)
+    assert ws_knock(chat_ws, origin=origin, headers=auth, subprotocols=["streamlit"]).status == 101
+
     # docker/podman stop sends SIGTERM, and SIGKILL after 10 s: it must end well before that.
     started = time.monotonic()
     stop = container.run("stop", "--time", "10", container.name, timeout=60)
@@ -433,6 +454,19 @@ def test_nothing_the_agent_runs_in_the_image_reaches_a_secret(container: Engine)
     )
     run_task(f"http://127.0.0.1:{door}/?token={token}", f"http://127.0.0.1:{door}/chat/")
     check_refusals(container.api, container.plan, key=KEY, token=token)  # type: ignore[attr-defined]
+
+
+#: The supervised parts (image/supervisord.conf), by their pid files in the state folder.
+SUPERVISED_PID_FILES = (
+    "webapp/streamlit.pid",
+    "webapp/webpage.pid",
+    "desktop/desktop-server.pid",
+    "desktop/novnc.pid",
+    "desktop/x11vnc.pid",
+    "desktop/tint2.pid",
+    "desktop/mutter.pid",
+    "desktop/xvfb.pid",
+)
 
 
 def zombies(engine: Engine) -> list[str]:

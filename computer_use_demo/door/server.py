@@ -421,15 +421,19 @@ class Door:
         return self.remember(request, await self.proxy_http(request, target))
 
     async def status(self) -> dict[str, Any]:
-        """The page's watch on the services: ``{"chat": bool, "desktop": bool, "failed":
-        [...]}``; the page reloads a frame whose server answers again, and names the services
-        the supervisor gave up on (door/services.py)."""
+        """The page's watch on the services: ``{"chat": bool, "desktop": bool, "failed": [...],
+        "started": {...}}``; the page reloads a frame whose server answers again or was
+        restarted, and names the services the supervisor gave up on (door/services.py)."""
         chat, desktop = await asyncio.gather(
             self.reaches("/chat/_stcore/health"), self.reaches("/novnc/vnc.html")
         )
         socket = self.config.supervisor_socket
-        failed = await asyncio.to_thread(services.gave_up, socket) if socket else []
-        return {"chat": chat, "desktop": desktop, "failed": failed}
+        supervised = (
+            await asyncio.to_thread(services.supervised, socket)
+            if socket
+            else {"failed": [], "started": {}}
+        )
+        return {"chat": chat, "desktop": desktop, **supervised}
 
     async def reaches(self, path: str, timeout: float = 3.0) -> bool:
         """Whether the server behind ``path`` answers a GET of it with a success (asked
@@ -681,6 +685,7 @@ def main(
         ),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not every proxied request
     print(f"the door on http://{args.bind}:{args.port}/", flush=True)
     mounts, lifespan = apps(config) if apps is not None else ({}, None)
     uvicorn.run(

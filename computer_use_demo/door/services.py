@@ -28,9 +28,11 @@ LABELS = {
 }
 
 
-def gave_up(socket: Path) -> list[dict[str, str]]:
-    """The supervised programs that kept crashing and are no longer restarted (FATAL), with
-    their logs; [] when none did or there is no supervisor to ask."""
+def supervised(socket: Path) -> dict[str, Any]:
+    """What the supervisor says of its programs: ``failed``, those that kept crashing and
+    are no longer restarted (FATAL), with their logs; ``started``, when each one running
+    was started (the page reloads a frame whose server was restarted, however briefly it
+    was down). Empty when there is no supervisor to ask."""
     from supervisor.xmlrpc import SupervisorTransport  # the supervisor's own client
 
     transport = SupervisorTransport(None, None, f"unix://{socket}")
@@ -39,10 +41,10 @@ def gave_up(socket: Path) -> list[dict[str, str]]:
         infos: list[dict[str, Any]] = proxy.supervisor.getAllProcessInfo()  # type: ignore[assignment]
     except (OSError, xmlrpc.client.Error) as e:
         log.debug("the supervisor did not answer: %s", e)
-        return []
+        return {"failed": [], "started": {}}
     finally:
         transport.close()
-    return [
+    failed = [
         {
             "name": info["name"],
             "label": LABELS.get(info["name"], info["name"]),
@@ -53,3 +55,5 @@ def gave_up(socket: Path) -> list[dict[str, str]]:
         for info in infos
         if info.get("statename") == "FATAL"
     ]
+    started = {i["name"]: i.get("start", 0) for i in infos if i.get("statename") == "RUNNING"}
+    return {"failed": failed, "started": started}

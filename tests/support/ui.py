@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import secrets
 import shutil
 import subprocess
@@ -75,8 +76,10 @@ def ui_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def free_ports(n: int, exclude: set[int] | frozenset[int] = frozenset()) -> list[int]:
-    """``n`` ports of the UI range nobody listens on."""
-    found = [p for p in PORTS if p not in exclude and port_free(p)][:n]
+    """``n`` ports of the UI range nobody listens on (in random order: test runs side by side
+    on one machine then rarely pick the same ones at the same moment)."""
+    candidates = random.sample(PORTS, len(PORTS))
+    found = [p for p in candidates if p not in exclude and port_free(p)][:n]
     if len(found) < n:
         pytest.skip("no free ports left in 18100-18199")
     return found
@@ -84,7 +87,7 @@ def free_ports(n: int, exclude: set[int] | frozenset[int] = frozenset()) -> list
 
 def free_display() -> int:
     """A display number of the UI range with no X server (nor a stale lock of one)."""
-    for n in DISPLAYS:
+    for n in random.sample(DISPLAYS, len(DISPLAYS)):
         if not display_in_use(n):
             return n
     pytest.skip("no free display in :80-:89")
@@ -276,8 +279,21 @@ def entrypoint(stack: Stack, tmp: Path, log_copy: Path) -> Iterator[Path]:
         start_new_session=True,
     )
     try:
-        wait_http(f"{stack.door_url}healthz", timeout=120)
-        wait_http(f"{stack.door_url}chat/_stcore/health?token={stack.token}", timeout=120)
+        urls = (
+            f"{stack.door_url}healthz",
+            f"{stack.door_url}chat/_stcore/health?token={stack.token}",
+        )
+        for url in urls:
+            deadline = time.monotonic() + 120
+            while True:  # until it answers, or the start gave up (its output says why)
+                try:
+                    wait_http(url, timeout=2)
+                    break
+                except AssertionError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"{url} does not answer; the start said:\n{out.read_text()}"
+                        ) from None
         yield out
     finally:
         kill_tree(proc, grace=60)

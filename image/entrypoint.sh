@@ -151,8 +151,22 @@ export IMAGE_DIR="$here" DESKTOP_STATE SUPERVISOR_SOCKET="$STATE_DIR/supervisor.
 export SUPERVISOR_USER="$me" AGENT_LOGS="$STATE_DIR/webapp" RUN_DESKTOP=true RUN_AGENT=true
 [[ "$ROLE" != agent ]] || RUN_DESKTOP=false
 [[ "$ROLE" != desktop && -x "$here/start_webapp.sh" ]] || RUN_AGENT=false
-SUPERVISOR_PYTHON=python3
-[[ -x "$here/../.venv/bin/python" ]] && SUPERVISOR_PYTHON="$here/../.venv/bin/python"
+# The desktop server, where this checkout has one (else the chat app's tools act in-process).
+export RUN_SERVER="$RUN_DESKTOP"
+if [[ ! -f "$here/../computer_use_demo/desktop/server.py" ]]; then
+    RUN_SERVER=false
+    [[ "$RUN_DESKTOP" != true ]] || say "no desktop server in this checkout: the chat app's tools act in-process"
+fi
+# A Python that has the supervisor (the checkout's .venv, the image's python3).
+for python in "${SUPERVISOR_PYTHON:-}" "$here/../.venv/bin/python" "${PYTHON:-}" python3; do
+    if [[ -n "$python" ]] && "$python" -c 'import supervisor' 2>/dev/null; then
+        SUPERVISOR_PYTHON="$python"
+        break
+    fi
+    SUPERVISOR_PYTHON=""
+done
+[[ -n "$SUPERVISOR_PYTHON" ]] ||
+    die "no Python here has the supervisor (the supervisor package): run scripts/install"
 supervisorctl() {
     "$SUPERVISOR_PYTHON" -m supervisor.supervisorctl -c "$here/supervisord.conf" "$@"
 }
@@ -205,7 +219,7 @@ if [[ "$RUN_DESKTOP" == true ]]; then
     # The Firefox policy is root's (the desktop's user must not loosen the allow-list); the
     # allow-list setting is the agent's.
     HOME="$(user_field "$AGENT_USER" 6)" "$here/firefox_policies.sh" || true
-    if [[ -z "${DESKTOP_SERVER_TCP:-}" ]]; then
+    if [[ "$RUN_SERVER" == true && -z "${DESKTOP_SERVER_TCP:-}" ]]; then
         # The desktop server's socket (image/part.sh hands its folder to the agent once the
         # server listens, at every start); the chat app's tools act through it.
         export DESKTOP_SERVER_SOCKET="$SOCKET_DIR/desktop.sock"
@@ -245,7 +259,8 @@ up() {
         x_answers xdpyinfo || return 1
         x_answers xdotool search --class tint2 || return 1
         answers 127.0.0.1 "${VNC_PORT:-5900}" && answers 127.0.0.1 "${NOVNC_PORT:-6080}" || return 1
-        [[ -n "${DESKTOP_SERVER_TCP:-}" || -S "$DESKTOP_SERVER_SOCKET" ]] || return 1
+        [[ "$RUN_SERVER" != true || -n "${DESKTOP_SERVER_TCP:-}" || -S "$DESKTOP_SERVER_SOCKET" ]] ||
+            return 1
     fi
     if [[ "$RUN_AGENT" == true ]]; then
         [[ -S "$STATE_DIR/webapp/chat.sock" && -s "$STATE_DIR/webapp/access-token" ]] || return 1

@@ -26,7 +26,15 @@ inner() {
             fi
             "start_$name"
             ;;
-        desktop-server) exec bash "$here/desktop_server.sh" start ;;
+        desktop-server)
+            source "$here/lib.sh"
+            local deadline=$((SECONDS + READY_TIMEOUT))
+            until display_answers; do # it acts on the display from its start
+                ((SECONDS < deadline)) || fail_part "$name" "display :$DISPLAY_NUM does not answer"
+                sleep 0.2
+            done
+            exec bash "$here/desktop_server.sh" start
+            ;;
         streamlit) source "$here/start_webapp.sh" && start_streamlit ;;
         webpage) source "$here/start_webapp.sh" && start_door ;;
     esac
@@ -98,9 +106,19 @@ server_part() {
 
 case "$name" in
     xvfb) xvfb_part ;;
-    mutter | tint2 | x11vnc | novnc)
+    mutter | tint2 | x11vnc)
         as_desktop_part "$name"
         wait "$child"
+        ;;
+    novnc)
+        as_desktop_part novnc
+        status=0
+        wait "$child" || status=$?
+        # websockify's connection handlers outlive a killed parent and keep its port: end
+        # them too (the part's process group is ours), so that its next start can listen.
+        trap '' TERM
+        kill -TERM -- "-$$" 2>/dev/null || true
+        exit "$status"
         ;;
     desktop-server) server_part ;;
     streamlit | webpage) as_agent env "SUPERVISED_PART=$name" bash "$here/part.sh" --inner "$name" ;;

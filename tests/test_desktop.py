@@ -15,6 +15,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -298,7 +299,10 @@ def test_entrypoint_starts_and_stops_on_sigterm(tmp_path: Path) -> None:
     shutil.copytree(IMAGE, image, ignore=shutil.ignore_patterns("start_webapp.sh", "webapp"))
     state = top / "state"
     split = os.geteuid() == 0
-    desk = Desktop(make_env(state), state / "desktop" if split else state)
+    # The supervisor runs on the test's Python (the copy has no .venv beside it).
+    desk = Desktop(
+        make_env(state, SUPERVISOR_PYTHON=sys.executable), state / "desktop" if split else state
+    )
     proc = subprocess.Popen(
         [str(image / "entrypoint.sh")],
         env=desk.env,

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.fake_api import FakeAnthropicAPI, Reply, message, text, tool_use
+from tests.fake_api import FakeAnthropicAPI, Reply, error, message, text, tool_use
 from tests.support.browser import launch_chromium
 from tests.support.net import port_free
 from tests.support.supervision import (
@@ -153,6 +153,34 @@ def test_each_service_killed_during_a_run_comes_back(stack: Stack, artifacts_dir
     assert all(seconds < 15 for seconds in back.values()), back
 
 
+def test_a_rate_limit_wait_counts_down_in_the_browser(
+    stack: Stack, api: FakeAnthropicAPI, artifacts_dir: str
+) -> None:
+    """A 429 with retry-after 12: the progress line says it is a rate limit and counts the
+    seconds down to the retry, which then answers."""
+    api.push(
+        error(429, "Number of requests has exceeded your rate limit", retry_after=12),
+        message(text("Answered after the wait.")),
+    )
+    with launch_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(stack.app_url)
+        page.get_by_role("button", name="New session").click()
+        box = page.get_by_placeholder(re.compile("Type a message to send to Claude"))
+        box.fill("Say something")
+        box.press("Enter")
+        line = page.get_by_text(re.compile(r"rate limited \(429\): retry 1 of \d+ in \d+ s"))
+        line.wait_for(timeout=30_000)
+        first = int(re.search(r"in (\d+) s", line.inner_text()).group(1))  # type: ignore[union-attr]
+        assert 8 <= first <= 12, first
+        page.screenshot(path=str(Path(artifacts_dir) / "e2e-rate-limit.png"))
+        time.sleep(3)
+        later = page.get_by_text(re.compile(r"rate limited \(429\): retry 1 of \d+ in \d+ s"))
+        second = int(re.search(r"in (\d+) s", later.inner_text()).group(1))  # type: ignore[union-attr]
+        assert second < first  # it counts down
+        page.get_by_text("Answered after the wait.").wait_for(timeout=30_000)
+
+
 def test_a_second_start_on_the_same_display_refuses_and_changes_nothing(
     stack: Stack, tmp_path: Path, api: FakeAnthropicAPI
 ) -> None:
@@ -185,9 +213,10 @@ def test_a_second_start_on_the_same_display_refuses_and_changes_nothing(
     assert set(status["started"]) == set(PARTS)
 
     # Other display and ports: a second stack beside the first.
-    used = {stack.http_port, stack.streamlit_port, stack.novnc_port, stack.vnc_port}
+    used = {stack.http_port, stack.novnc_port, stack.vnc_port}  # the chat app: a socket
     with start(tmp_path, api, "beside") as second:
-        assert second.display != stack.display and not {second.http_port} & used
+        assert second.display != stack.display
+        assert not {second.http_port, second.novnc_port, second.vnc_port} & used
         wait_all_running(second)
         assert wait_all_running(stack) == before
 

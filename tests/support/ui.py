@@ -279,11 +279,9 @@ def entrypoint(stack: Stack, tmp: Path, log_copy: Path) -> Iterator[Path]:
         start_new_session=True,
     )
     try:
-        urls = (
-            f"{stack.door_url}healthz",
-            f"{stack.door_url}chat/_stcore/health?token={stack.token}",
-        )
-        for url in urls:
+        for path in ("healthz", "chat/_stcore/health?token="):
+            # The token as it is once the door runs (the door may make it when it starts).
+            url = f"{stack.door_url}{path}" + (stack.token if path.endswith("=") else "")
             deadline = time.monotonic() + 120
             while True:  # until it answers, or the start gave up (its output says why)
                 try:

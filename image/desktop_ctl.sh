@@ -23,6 +23,7 @@ fi
 # shellcheck disable=SC1090 # root's own notes, written with printf %q
 source "$notes"
 source "$here/users.sh"
+here="$(desktop_image_dir "$here")" || exit 1
 # Under the supervisor (image/supervisord.conf) it stops and starts the desktop's parts (else it
 # would start a killed part again at once); stop_desktop.sh then ends the rest (the apps) and
 # start_desktop.sh, finding the parts running, waits until they answer.

@@ -146,6 +146,14 @@ take_desktop_token() {
     export COMPUTER_USE_DESKTOP_TOKEN_FILE="$STATE_DIR/desktop-token"
 }
 
+# A checkout the desktop's user cannot read (root's clone in /root) runs from a read-only bind.
+if [[ "$ROLE" != agent && -n "$split" ]]; then
+    here="$(desktop_image_dir "$here")" ||
+        die "the desktop's user ($DESKTOP_USER) cannot read $here (a folder above it is" \
+            "private, like /root), and binding it elsewhere failed: put the checkout where" \
+            "other users may read it (e.g. /opt or /srv)"
+fi
+
 # The supervisor's settings (image/supervisord.conf reads them from its environment).
 export IMAGE_DIR="$here" DESKTOP_STATE SUPERVISOR_SOCKET="$STATE_DIR/supervisor.sock"
 export SUPERVISOR_USER="$me" AGENT_LOGS="$STATE_DIR/webapp" RUN_DESKTOP=true RUN_AGENT=true
@@ -210,10 +218,6 @@ else
 fi
 
 if [[ "$RUN_DESKTOP" == true ]]; then
-    if [[ -n "$split" ]] && ! as_desktop "$DESKTOP_STATE" test -r "$here/start_desktop.sh"; then
-        die "the desktop's user ($DESKTOP_USER) cannot read $here (a folder above it is private," \
-            "like /root): put the checkout where other users may read it (e.g. /opt or /srv)"
-    fi
     configure_sudo
     make_desktop_token
     # The Firefox policy is root's (the desktop's user must not loosen the allow-list); the

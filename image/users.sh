@@ -91,3 +91,25 @@ share_cookie() {
     [[ "$(id -u)" == 0 && -f "$1/Xauthority" ]] || return 0
     install -m 0600 -o "$AGENT_USER" -g "$(id -g "$AGENT_USER")" "$1/Xauthority" "$2/Xauthority"
 }
+
+# desktop_image_dir DIR: DIR (this image/ folder) when the desktop's user may read it; else the
+# same checkout bound read-only under /run, where it may (a checkout in a private folder, like
+# root's clone in /root: the first start must not need a move). Prints the folder to use.
+desktop_image_dir() {
+    local dir="$1" root top="/run/computer-use-demo-checkout" mnt
+    if [[ "$(id -u)" != 0 ]] || as_desktop /tmp test -r "$dir/start_desktop.sh"; then
+        echo "$dir"
+        return 0
+    fi
+    root="$(dirname "$dir")"
+    mnt="$top/$(printf '%s' "$root" | sha256sum | cut -c1-16)"
+    if ! mountpoint -q "$mnt"; then
+        mkdir -p "$mnt" && chmod 0755 "$top" "$mnt" || return 1
+        mount --bind "$root" "$mnt" || return 1
+        mount -o remount,bind,ro "$mnt" || true
+    fi
+    as_desktop /tmp test -r "$mnt/image/start_desktop.sh" || return 1
+    say "the desktop's user cannot read $root (a folder above it is private): the stack runs" \
+        "the same files from $mnt (a read-only bind mount)"
+    echo "$mnt/image"
+}

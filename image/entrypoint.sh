@@ -259,18 +259,7 @@ supervisor_pid=$!
 answers() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 x_answers() { DISPLAY=":$DISPLAY_NUM" XAUTHORITY="$DESKTOP_STATE/Xauthority" "$@" >/dev/null 2>&1; }
 up() {
-    if [[ "$RUN_DESKTOP" == true ]]; then
-        x_answers xdpyinfo || return 1
-        x_answers xdotool search --class tint2 || return 1
-        answers 127.0.0.1 "${VNC_PORT:-5900}" && answers 127.0.0.1 "${NOVNC_PORT:-6080}" || return 1
-        [[ "$RUN_SERVER" != true || -n "${DESKTOP_SERVER_TCP:-}" || -S "$DESKTOP_SERVER_SOCKET" ]] ||
-            return 1
-    fi
-    if [[ "$RUN_AGENT" == true ]]; then
-        [[ -S "$STATE_DIR/webapp/chat.sock" && -s "$STATE_DIR/webapp/access-token" ]] || return 1
-        answers 127.0.0.1 "${HTTP_PORT:-8080}" || answers "${BIND_ADDR:-127.0.0.1}" "${HTTP_PORT:-8080}" || return 1
-    fi
-    # Every part past its start (RUNNING), none given up.
+    # None given up (it fails the start at once), every part past its start (RUNNING).
     local states
     states="$(supervisorctl status 2>/dev/null || true)"
     if grep -q FATAL <<<"$states"; then
@@ -283,6 +272,17 @@ up() {
             tail -n 30 "$log" >&2 || true
         done
         return 2
+    fi
+    if [[ "$RUN_DESKTOP" == true ]]; then
+        x_answers xdpyinfo || return 1
+        x_answers xdotool search --class tint2 || return 1
+        answers 127.0.0.1 "${VNC_PORT:-5900}" && answers 127.0.0.1 "${NOVNC_PORT:-6080}" || return 1
+        [[ "$RUN_SERVER" != true || -n "${DESKTOP_SERVER_TCP:-}" || -S "$DESKTOP_SERVER_SOCKET" ]] ||
+            return 1
+    fi
+    if [[ "$RUN_AGENT" == true ]]; then
+        [[ -S "$STATE_DIR/webapp/chat.sock" && -s "$STATE_DIR/webapp/access-token" ]] || return 1
+        answers 127.0.0.1 "${HTTP_PORT:-8080}" || answers "${BIND_ADDR:-127.0.0.1}" "${HTTP_PORT:-8080}" || return 1
     fi
     ! grep -qE 'STARTING|BACKOFF' <<<"$states"
 }

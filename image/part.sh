@@ -46,6 +46,7 @@ if [[ "${1:-}" == --inner ]]; then
 fi
 
 name="${1:-}"
+READY_TIMEOUT="${READY_TIMEOUT:-30}"
 source "$here/users.sh"
 echo "--- $(date -u '+%Y-%m-%d %H:%M:%S') starting $name" >&2
 if [[ "$(id -u)" != 0 ]]; then # one user for both halves (the entrypoint allowed it)

@@ -162,6 +162,9 @@ start_part() {
         # Under the supervisor (image/part.sh): in the foreground, in place of this shell (its
         # process group, its log); the pid file names the part itself.
         echo "$BASHPID" >"$STATE_DIR/$name.pid"
+        # Reap this shell's own children first (the process substitution above): the part it
+        # becomes would never wait for them, and they would stay zombies.
+        wait 2>/dev/null || true
         exec env "${unsets[@]}" "$DESKTOP_MARKER" "$@" </dev/null
     fi
     (umask 077 && : >"$STATE_DIR/$name.log")

@@ -357,23 +357,17 @@ def test_image_serves_every_access_point_and_stops_quickly(container: Engine) ->
 
     # Two users: the desktop's parts run as computeruse-desktop (no sudo), the chat app and the
     # door as computeruse (uid 1000, the volume's owner).
-    def user_of(pattern: str) -> str:
-        ps = container.run(
-            "exec", container.name, "sh", "-c", f"ps -o user= -p $(pgrep -of '{pattern}')"
-        )
-        return ps.stdout.strip()
-
-    for part in ("Xvfb", "x11vnc", "websockify", "tint2"):
-        assert user_of(part) == DESKTOP_USER, part
-    for part in ("webpage", "streamlit"):  # the door and the chat app, by their pid files
+    # Each part by its pid file (the supervisor's `part.sh NAME`, root's, names them too).
+    for pid_file in SUPERVISED_PID_FILES:
         ps = container.run(
             "exec",
             container.name,
             "sh",
             "-c",
-            f"ps -o user= -p $(cat /tmp/computer-use-1000-1/webapp/{part}.pid)",
+            f"ps -o user= -p $(cat /tmp/computer-use-1000-1/{pid_file})",
         )
-        assert ps.stdout.strip() == "computeruse", (part, ps.stdout, ps.stderr)
+        user = "computeruse" if pid_file.startswith("webapp/") else DESKTOP_USER
+        assert ps.stdout.strip() == user, (pid_file, ps.stdout, ps.stderr)
     nosudo = container.run("exec", "--user", DESKTOP_USER, container.name, "sudo", "-n", "true")
     assert nosudo.returncode != 0, "the desktop's user has sudo without AGENT_SUDO=1"
 

@@ -85,7 +85,9 @@ xvfb_part() {
 # The desktop server, on a unix socket in a folder the desktop's user makes it in, then loses
 # to the agent (entrypoint.sh's start_server, at every start).
 server_part() {
-    local folder="${DESKTOP_SERVER_SOCKET%/*}"
+    # On TCP (compose's desktop service) there is no socket, and no folder to make.
+    local socket="${DESKTOP_SERVER_SOCKET:-}" folder=""
+    folder="${socket%/*}"
     if [[ -z "${DESKTOP_SERVER_TCP:-}" ]]; then
         rm -rf "$folder"
         if [[ -n "$split" ]]; then owned_dir "$folder" "$DESKTOP_USER" 0700; else mkdir -m 0700 "$folder"; fi

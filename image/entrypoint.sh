@@ -70,7 +70,13 @@ DESKTOP_STATE="$STATE_DIR/desktop"
 SOCKET_DIR="$STATE_DIR/desktop-server"
 if [[ -n "$split" ]]; then
     owned_dir "$STATE_DIR" "$AGENT_USER" 0711
-    [[ "$ROLE" == agent ]] || owned_dir "$DESKTOP_STATE" "$DESKTOP_USER" 0700
+    # The agent's container (compose) has no desktop here, but the supervisor wants every
+    # part's log folder to exist: there it is the agent's own, and stays empty.
+    if [[ "$ROLE" == agent ]]; then
+        owned_dir "$DESKTOP_STATE" "$AGENT_USER" 0700
+    else
+        owned_dir "$DESKTOP_STATE" "$DESKTOP_USER" 0700
+    fi
 else
     mkdir -p -m 0700 "$STATE_DIR" "$DESKTOP_STATE"
 fi

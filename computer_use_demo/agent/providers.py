@@ -10,12 +10,19 @@ from ``gcloud auth print-access-token``, a proxy, tests); otherwise the SDK asks
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
 from anthropic import AsyncAnthropic, AsyncAnthropicBedrock, AsyncAnthropicVertex
+
+# The SDK's HTTP client imports httpcore2 lazily, on a client's first use, through an import
+# alias finder; a chat's first runs start in threads, and one such run failed with "No module
+# named 'httpcore2'" in a CI run. Imported once here, in the importing thread.
+with contextlib.suppress(ImportError):
+    import httpcore2  # noqa: F401
 
 DEFAULT_MAX_RETRIES = 4
 VERTEX_ACCESS_TOKEN_ENV = "ANTHROPIC_VERTEX_ACCESS_TOKEN"
